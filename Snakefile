@@ -1,0 +1,32 @@
+# The VMAF-predictor model factory: for each codec of config.yaml,
+# corpus -> train -> export -> allowlist -> card -> publish, then hash.
+# Start with README.md; `snakemake --cores 4` builds model/.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/train.smk"
+include: "rules/export.smk"
+include: "rules/allowlist.smk"
+include: "rules/card.smk"
+include: "rules/hash.smk"
+include: "rules/verify.smk"
+
+
+wildcard_constraints:
+    codec="|".join(CODECS),
+
+
+rule all_stubs:
+    """Build every codec's model and card into model/, with model/SHA256SUMS."""
+    default_target: True
+    input:
+        published(),
+        "model/SHA256SUMS",

@@ -1,0 +1,19 @@
+rule card:
+    """The model card: what, output, usage, provenance, limitations."""
+    input:
+        PACKAGE,
+        trained="results/train/{codec}.json",
+        corpus_info="results/corpus/{codec}.json",
+        allowlist="results/allowlist/{codec}.json",
+        onnx="results/export/predictor_{codec}.onnx",
+    output:
+        "results/card/predictor_{codec}_card.md",
+    params:
+        opset=config["opset"],
+        built_with=BUILT_WITH,
+    log:
+        "logs/card/{codec}.log",
+    benchmark:
+        "benchmarks/card/{codec}.tsv"
+    script:
+        "../scripts/card.py"

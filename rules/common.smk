@@ -1,0 +1,39 @@
+# Helpers shared by the rule files: config validation, the codec list, and
+# the params that decide each output's bytes.
+
+import importlib.metadata
+from pathlib import Path
+
+from vmaf_predictor import config as workflow_config
+from vmaf_predictor.card import card_file_name, model_file_name
+
+try:
+    workflow_config.validate(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
+except workflow_config.ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+CODECS = list(config["codecs"])
+# The package is an input of every rule: editing its code reruns the jobs.
+PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
+# Versions of what the bytes depend on; the cards name them.
+BUILT_WITH = {
+    name: importlib.metadata.version(name) for name in ("numpy", "onnx", "torch")
+}
+
+
+def published():
+    """The model/ files that all_stubs and hash cover, per codec."""
+    return expand(
+        ["model/{model}", "model/{card}"],
+        zip,
+        model=[model_file_name(c) for c in CODECS],
+        card=[card_file_name(c) for c in CODECS],
+    )
+
+
+def train_settings(wildcards):
+    return workflow_config.train_settings(config, wildcards.codec)
+
+
+def codec_entry(wildcards):
+    return config["codecs"][wildcards.codec]

@@ -1,0 +1,34 @@
+rule publish:
+    """Install a codec's checked model and its card into model/, atomically."""
+    input:
+        onnx="results/export/predictor_{codec}.onnx",
+        card="results/card/predictor_{codec}_card.md",
+        # Only a model that passed the allowlist reaches model/.
+        allowlist="results/allowlist/{codec}.json",
+    output:
+        onnx="model/predictor_{codec}.onnx",
+        card="model/predictor_{codec}_card.md",
+    log:
+        "logs/publish/{codec}.log",
+    benchmark:
+        "benchmarks/publish/{codec}.tsv"
+    # Copy beside the target, then rename: a reader of model/ never sees half a file.
+    shell:
+        "(cp {input.onnx} {output.onnx}.partial && mv {output.onnx}.partial {output.onnx}"
+        " && cp {input.card} {output.card}.partial && mv {output.card}.partial {output.card}"
+        ") > {log} 2>&1"
+
+
+rule hash:
+    """sha256 of every published file, gathered into model/SHA256SUMS."""
+    input:
+        PACKAGE,
+        artefacts=published(),
+    output:
+        "model/SHA256SUMS",
+    log:
+        "logs/hash.log",
+    benchmark:
+        "benchmarks/hash.tsv"
+    script:
+        "../scripts/hash.py"

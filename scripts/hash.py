@@ -1,0 +1,6 @@
+from vmaf_predictor.hashes import write_sums
+from vmaf_predictor.stage import logged_to
+
+with logged_to(snakemake.log[0]) as log:
+    text = write_sums(snakemake.input.artefacts, snakemake.output[0])
+    log.info("%d files hashed", text.count("\n"))

@@ -1,0 +1,181 @@
+"""Stage 5: the model card, answering the five-point bar of facts.md.
+
+A card is a pure function of its inputs: nothing in it depends on the clock,
+the machine, the user or the checkout path, so it is byte-stable like the
+model it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from vmaf_predictor.allowlist import AllowlistReport
+from vmaf_predictor.corpus import CorpusInfo
+from vmaf_predictor.features import FEATURE_NAMES
+from vmaf_predictor.trained import TrainedModel
+
+STUB_WARNING = (
+    "> **WARNING: DO NOT USE IN PRODUCTION.** This is a *synthetic stub*: it was\n"
+    "> trained on {rows} generated rows whose target is the analytical fallback\n"
+    "> curve plus noise, not on measured VMAF. Its predictions only track that\n"
+    "> curve, and its held-out PLCC/SROCC are artificially high. Rebuild it from a\n"
+    "> real corpus before relying on it:\n"
+    "> `snakemake --cores 4 --config corpus=real.jsonl`."
+)
+
+
+def model_file_name(codec: str) -> str:
+    return f"predictor_{codec}.onnx"
+
+
+def card_file_name(codec: str) -> str:
+    return f"predictor_{codec}_card.md"
+
+
+def render(
+    trained: TrainedModel,
+    corpus: CorpusInfo,
+    allowlist: AllowlistReport,
+    onnx_bytes: bytes,
+    onnx_sha256: str,
+    opset: int,
+    versions: Mapping[str, str],
+) -> str:
+    """The card text for one codec."""
+    codec = trained.codec
+    stub = corpus.kind == "synthetic-stub"
+    s = trained.settings
+    m = trained.metrics
+    title = f"# VMAF predictor: {codec}" + (" (synthetic stub)" if stub else "")
+    warning = STUB_WARNING.format(rows=corpus.rows) + "\n\n" if stub else ""
+    feature_source = (
+        "probe statistics measured on the source"
+        if corpus.features == "probe"
+        else "deterministic stand-ins derived from bitrate, frame rate, duration "
+        "and frame size (no probe statistics)"
+    )
+    feature_list = ", ".join(f"{i} `{name}`" for i, name in enumerate(FEATURE_NAMES))
+    versions_text = ", ".join(f"{k} {versions[k]}" for k in sorted(versions))
+    corpus_line = (
+        f"synthetic, seeded by the codec name ({corpus.rows} rows)"
+        if stub
+        else f"real measurements ({corpus.rows} rows)"
+    )
+    return f"""{title}
+
+{warning}## What it does
+
+Predicts the VMAF score that encoding a shot with `{codec}` at a given
+quality value (CRF/CQ/QP) will reach, from cheap signals measured before the
+encode. An encoding harness uses it to pick the quality value per shot.
+
+Input `input`: float32 `[N, 14]`, one row per shot and candidate quality
+value, features in this order: {feature_list}.
+
+## Output
+
+Output `vmaf`: float32 `[N, 1]`, the predicted VMAF, always inside (0, 100)
+(the graph ends in `50 + 50 * softsign(z)`). Read it like a VMAF score: 100 is
+indistinguishable from the source, about 93 is the usual "visually lossless"
+target, below about 70 is visibly degraded.
+
+## Usage
+
+```python
+import numpy as np
+import onnxruntime as ort
+
+session = ort.InferenceSession(
+    "model/{model_file_name(codec)}", providers=["CPUExecutionProvider"]
+)
+# crf, bitrate_kbps, i/p/b frame bytes, saliency mean/var, frame diff,
+# y avg/var, shot length (frames), fps, width, height
+features = np.array(
+    [[30, 3000, 78125, 15625, 7812.5, 0.5, 0.05, 6.03, 110, 2000, 120, 24, 1920, 1080]],
+    dtype=np.float32,
+)
+(vmaf,) = session.run(["vmaf"], {{"input": features}})
+print(float(vmaf[0, 0]))
+```
+
+## Provenance
+
+| | |
+|---|---|
+| codec | `{codec}` |
+| corpus kind | `{corpus.label}` ({corpus_line}) |
+| corpus digest | sha256 `{corpus.sha256}` of the canonical training table |
+| rows | {corpus.rows} ({trained.n_train} train, {trained.n_holdout} held out, seeded 80/20 split) |
+| features | {feature_source} |
+| network | 14 -> {s.hidden} -> {s.hidden} -> 1 MLP, ReLU, normalisation baked in |
+| training | Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), batch {s.batch_size}, {s.epochs} epochs, MSE on VMAF, seed {s.seed}, float64 |
+| export rule | weights trained in float64, rounded to float32 (nearest, ties to even) |
+| built with | {versions_text} |
+| ONNX | opset {opset}, {allowlist.nodes} nodes, {len(onnx_bytes)} bytes |
+| ONNX sha256 | `{onnx_sha256}` |
+| op allowlist | {allowlist.status} (libvmaf list; ops used: {", ".join(allowlist.ops)}) |
+
+## Held-out metrics
+
+| PLCC | SROCC | RMSE (VMAF points) | rows |
+|---|---|---|---|
+| {m["plcc"]:.4f} | {m["srocc"]:.4f} | {m["rmse"]:.3f} | {trained.n_holdout} |
+
+## Known limitations
+
+{_limitations(stub, corpus)}
+"""
+
+
+def _limitations(stub: bool, corpus: CorpusInfo) -> str:
+    items = [
+        "Only as good as its corpus: outside the resolutions, frame rates and "
+        "quality values it was trained on, predictions are extrapolations.",
+        "Not monotone in the quality value by construction; check the curve "
+        "before searching it.",
+    ]
+    if stub:
+        items.insert(
+            0,
+            "Trained on synthetic rows: it reproduces the analytical fallback "
+            "curve, so it adds nothing over that curve and says nothing about "
+            "real content.",
+        )
+    else:
+        items.append(
+            f"Held-out metrics come from {corpus.rows} rows of one corpus; "
+            "real-corpus RMSE of 8-14 VMAF points is typical for hardware sweeps."
+        )
+    if corpus.features != "probe":
+        items.append(
+            "Probe features are stand-ins: the model cannot react to content "
+            "complexity beyond what bitrate implies."
+        )
+    return "\n".join(f"- {item}" for item in items)
+
+
+def write_card(
+    trained_path: Path,
+    corpus_info_path: Path,
+    allowlist_path: Path,
+    onnx_path: Path,
+    opset: int,
+    versions: Mapping[str, str],
+    card_path: Path,
+) -> str:
+    """Stage entry point: render the card of one codec from its stage outputs."""
+    from vmaf_predictor import allowlist, corpus, hashes, trained
+
+    onnx_bytes = Path(onnx_path).read_bytes()
+    text = render(
+        trained=trained.load(trained_path),
+        corpus=corpus.read_info(corpus_info_path),
+        allowlist=allowlist.read_report(allowlist_path),
+        onnx_bytes=onnx_bytes,
+        onnx_sha256=hashes.sha256_bytes(onnx_bytes),
+        opset=opset,
+        versions=versions,
+    )
+    Path(card_path).write_text(text, encoding="utf-8", newline="\n")
+    return text

@@ -1,0 +1,255 @@
+"""Stage 2: train the documented MLP on one codec's rows, bit-portably.
+
+Why the bytes do not depend on the CPU: every floating-point operation here is
+a correctly rounded IEEE-754 operation (+, -, *, /, sqrt, abs, max) applied
+in a fixed order. Sums are explicit pairwise trees of element-wise adds, never
+BLAS or ATen reductions, whose order varies with SIMD width, thread count and
+library build; there is no exp/log (their libm results differ in the last bit
+between CPU variants). The network is trained in float64 and its weights are
+then rounded to float32 (round-to-nearest-even), the documented export rule.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vmaf_predictor import metrics, trained
+from vmaf_predictor.config import TrainSettings
+from vmaf_predictor.corpus import TARGET, read_table
+from vmaf_predictor.features import FEATURE_NAMES, N_FEATURES
+from vmaf_predictor.trained import TrainedModel
+
+STD_FLOOR = 1e-6
+
+
+def split_indices(
+    n_rows: int, holdout_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Seeded shuffle split: (train, held-out), at least one row in each."""
+    if n_rows < 2:
+        raise ValueError(f"need at least 2 rows to train and hold out, got {n_rows}")
+    n_holdout = min(n_rows - 1, max(1, round(n_rows * holdout_fraction)))
+    order = list(range(n_rows))
+    _shuffle(order, random.Random(seed))
+    return sorted(order[n_holdout:]), sorted(order[:n_holdout])
+
+
+def _shuffle(items: list[int], rng: random.Random) -> None:
+    # Fisher-Yates on random.random(), whose stream Python keeps stable.
+    for i in range(len(items) - 1, 0, -1):
+        j = math.floor(rng.random() * (i + 1))
+        items[i], items[j] = items[j], items[i]
+
+
+def to_float32(values: Sequence[float]) -> list[float]:
+    """Round to the nearest float32 (ties to even): the export rule."""
+    return torch.tensor(values, dtype=torch.float64).float().double().tolist()
+
+
+def normalisation(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
+    """Per-feature mean and population std, std floored at 1e-6 -> 1."""
+    n = len(rows)
+    mean, std = [], []
+    for column in zip(*rows):
+        m = math.fsum(column) / n
+        s = math.sqrt(math.fsum((v - m) * (v - m) for v in column) / n)
+        mean.append(m)
+        std.append(s if s >= STD_FLOOR else 1.0)
+    return to_float32(mean), to_float32(std)
+
+
+def tree_sum(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sum over ``dim`` by pairwise halving: the same order on every machine."""
+    while tensor.shape[dim] > 1:
+        n = tensor.shape[dim]
+        half = n // 2
+        folded = tensor.narrow(dim, 0, half) + tensor.narrow(dim, half, half)
+        if n % 2:
+            folded = torch.cat([folded, tensor.narrow(dim, 2 * half, 1)], dim)
+        tensor = folded
+    return tensor.squeeze(dim)
+
+
+class _Dense(torch.autograd.Function):
+    """``x @ weight + bias`` with tree sums in the forward and backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
+        ctx.save_for_backward(x, weight)
+        return tree_sum(x.unsqueeze(2) * weight.unsqueeze(0), 1) + bias
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = tree_sum(grad.unsqueeze(1) * weight.unsqueeze(0), 2)
+        grad_weight = tree_sum(x.unsqueeze(2) * grad.unsqueeze(1), 0)
+        return grad_x, grad_weight, tree_sum(grad, 0)
+
+
+def layer_shapes(hidden: int) -> list[tuple[int, int]]:
+    """(in, out) of the three Linear layers: 14 -> hidden -> hidden -> 1."""
+    return [(N_FEATURES, hidden), (hidden, hidden), (hidden, 1)]
+
+
+class FlatMLP:
+    """The MLP's parameters as views into one flat float64 vector.
+
+    One flat vector lets the optimiser update every parameter with a handful
+    of element-wise ops per step.
+    """
+
+    def __init__(self, hidden: int, theta: torch.Tensor) -> None:
+        self.shapes = layer_shapes(hidden)
+        self.theta = theta
+
+    @classmethod
+    def initialised(cls, hidden: int, rng: random.Random) -> FlatMLP:
+        """PyTorch's default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        values: list[float] = []
+        for fan_in, fan_out in layer_shapes(hidden):
+            bound = 1.0 / math.sqrt(fan_in)
+            count = fan_in * fan_out + fan_out
+            values.extend(bound * (2.0 * rng.random() - 1.0) for _ in range(count))
+        theta = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+        return cls(hidden, theta)
+
+    def parameters(self, theta: torch.Tensor | None = None):
+        """(weight [in, out], bias [out]) views of ``theta``, layer by layer."""
+        theta = self.theta if theta is None else theta
+        offset = 0
+        for fan_in, fan_out in self.shapes:
+            weight = theta[offset : offset + fan_in * fan_out].view(fan_in, fan_out)
+            offset += fan_in * fan_out
+            yield weight, theta[offset : offset + fan_out]
+            offset += fan_out
+
+    def forward(self, x: torch.Tensor, theta: torch.Tensor | None = None):
+        """Normalised features [N, 14] -> VMAF [N, 1] in (0, 100).
+
+        The head is 50 + 50 * softsign(z): a smooth squashing onto (0, 100)
+        like 100 * sigmoid, made of exactly rounded ops only.
+        """
+        layers = list(self.parameters(theta))
+        h = x
+        for weight, bias in layers[:-1]:
+            h = torch.relu(_Dense.apply(h, weight, bias))
+        z = _Dense.apply(h, *layers[-1])
+        return 50.0 + 50.0 * (z / (1.0 + z.abs()))
+
+    def layers_as_lists(self) -> list[dict[str, Any]]:
+        return [
+            {"weight": w.tolist(), "bias": b.tolist()} for w, b in self.parameters()
+        ]
+
+
+class Adam:
+    """Adam on one flat vector; bias corrections by running products."""
+
+    def __init__(self, theta: torch.Tensor, settings: TrainSettings) -> None:
+        self.theta = theta
+        self.s = settings
+        self.m = torch.zeros_like(theta)
+        self.v = torch.zeros_like(theta)
+        self.beta1_power = 1.0
+        self.beta2_power = 1.0
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor) -> None:
+        s = self.s
+        self.beta1_power *= s.beta1
+        self.beta2_power *= s.beta2
+        self.m.mul_(s.beta1).add_(grad * (1.0 - s.beta1))
+        self.v.mul_(s.beta2).add_((grad * grad) * (1.0 - s.beta2))
+        m_hat = self.m / (1.0 - self.beta1_power)
+        v_hat = self.v / (1.0 - self.beta2_power)
+        self.theta.sub_(s.learning_rate * m_hat / (exact_sqrt(v_hat) + s.eps))
+
+
+def exact_sqrt(tensor: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded square root.
+
+    ``torch.sqrt`` on float64 goes through SLEEF, which picks its code by the
+    CPUID at run time and is not correctly rounded on every path (measured:
+    SSE4.2-only CPUs differ in the last bit); NumPy uses the hardware
+    instruction, which IEEE-754 requires to be exact.
+    """
+    return torch.from_numpy(np.sqrt(tensor.numpy()))
+
+
+def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    diff = predicted.squeeze(1) - target
+    return tree_sum(diff * diff, 0) / diff.shape[0]
+
+
+def train(
+    codec: str, rows: Sequence[Mapping[str, float]], settings: TrainSettings
+) -> TrainedModel:
+    """Train on the rows of one codec and evaluate on the held-out split."""
+    features = [to_float32([row[name] for name in FEATURE_NAMES]) for row in rows]
+    targets = [float(row[TARGET]) for row in rows]
+    train_idx, holdout_idx = split_indices(
+        len(rows), settings.holdout_fraction, settings.seed
+    )
+    mean, std = normalisation([features[i] for i in train_idx])
+    x_all = (torch.tensor(features, dtype=torch.float64) - torch.tensor(mean)) / (
+        torch.tensor(std, dtype=torch.float64)
+    )
+    y_all = torch.tensor(targets, dtype=torch.float64)
+    x_train, y_train = x_all[train_idx], y_all[train_idx]
+
+    rng = random.Random(settings.seed + 1)
+    model = FlatMLP.initialised(settings.hidden, rng)
+    optimiser = Adam(model.theta, settings)
+    loss_curve = []
+    order = list(range(len(train_idx)))
+    for _ in range(settings.epochs):
+        _shuffle(order, rng)
+        epoch_losses = []
+        for start in range(0, len(order), settings.batch_size):
+            batch = order[start : start + settings.batch_size]
+            loss = mse(model.forward(x_train[batch]), y_train[batch])
+            (grad,) = torch.autograd.grad(loss, model.theta)
+            optimiser.step(grad)
+            epoch_losses.append(loss.item())
+        loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
+
+    with torch.no_grad():
+        model.theta.copy_(model.theta.float().double())
+        predictions = model.forward(x_all[holdout_idx]).squeeze(1).tolist()
+    held_targets = [targets[i] for i in holdout_idx]
+    return TrainedModel(
+        codec=codec,
+        settings=settings,
+        mean=mean,
+        std=std,
+        layers=model.layers_as_lists(),
+        n_train=len(train_idx),
+        n_holdout=len(holdout_idx),
+        metrics={
+            "plcc": metrics.plcc(predictions, held_targets),
+            "srocc": metrics.srocc(predictions, held_targets),
+            "rmse": metrics.rmse(predictions, held_targets),
+        },
+        loss_curve=loss_curve,
+        holdout_inputs=[features[i] for i in holdout_idx],
+        holdout_targets=held_targets,
+        holdout_predictions=predictions,
+    )
+
+
+def train_table(
+    codec: str, table_path: Path, settings: Mapping[str, Any], out_path: Path
+) -> TrainedModel:
+    """Stage entry point: train on a canonical table, save the result."""
+    model = train(codec, read_table(table_path), TrainSettings(**settings))
+    trained.save(model, out_path)
+    return model
