@@ -5,12 +5,12 @@ rule allowlist:
         onnx="results/export/predictor_{codec}.onnx",
     output:
         "results/allowlist/{codec}.json",
-    params:
-        ops=sorted(config["allowlist"]["ops"]),
-        loop_max_trip_count=config["allowlist"]["loop_max_trip_count"],
     log:
         "logs/allowlist/{codec}.log",
     benchmark:
         "benchmarks/allowlist/{codec}.tsv"
+    params:
+        ops=sorted(config["allowlist"]["ops"]),
+        loop_max_trip_count=config["allowlist"]["loop_max_trip_count"],
     script:
         "../scripts/allowlist.py"

@@ -8,12 +8,12 @@ rule card:
         onnx="results/export/predictor_{codec}.onnx",
     output:
         "results/card/predictor_{codec}_card.md",
-    params:
-        opset=config["opset"],
-        built_with=BUILT_WITH,
     log:
         "logs/card/{codec}.log",
     benchmark:
         "benchmarks/card/{codec}.tsv"
+    params:
+        opset=config["opset"],
+        built_with=BUILT_WITH,
     script:
         "../scripts/card.py"

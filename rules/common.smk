@@ -1,5 +1,5 @@
-# Helpers shared by the rule files: config validation, the codec list, and
-# the params that decide each output's bytes.
+# Helpers shared by all stages (config validation, the codec list) and
+# the params that decide the bytes of each output.
 
 import importlib.metadata
 from pathlib import Path
@@ -8,12 +8,14 @@ from vmaf_predictor import config as workflow_config
 from vmaf_predictor.card import card_file_name, model_file_name
 
 try:
-    workflow_config.validate(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
+    workflow_config.validate(
+        config, Path(workflow.basedir) / "schemas/config.schema.yaml"
+    )
 except workflow_config.ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CODECS = list(config["codecs"])
-# The package is an input of every rule: editing its code reruns the jobs.
+# The package is an input of every stage, so editing its code reruns the jobs.
 PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
 # Versions of what the bytes depend on; the cards name them.
 BUILT_WITH = {

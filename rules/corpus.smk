@@ -5,12 +5,12 @@ rule corpus:
     output:
         table="results/corpus/{codec}.csv",
         info="results/corpus/{codec}.json",
-    params:
-        codec=codec_entry,
-        synthetic_rows=config["synthetic_rows"],
     log:
         "logs/corpus/{codec}.log",
     benchmark:
         "benchmarks/corpus/{codec}.tsv"
+    params:
+        codec=codec_entry,
+        synthetic_rows=config["synthetic_rows"],
     script:
         "../scripts/corpus.py"

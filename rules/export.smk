@@ -5,11 +5,11 @@ rule export:
         trained="results/train/{codec}.json",
     output:
         "results/export/predictor_{codec}.onnx",
-    params:
-        opset=config["opset"],
     log:
         "logs/export/{codec}.log",
     benchmark:
         "benchmarks/export/{codec}.tsv"
+    params:
+        opset=config["opset"],
     script:
         "../scripts/export.py"

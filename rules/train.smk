@@ -5,11 +5,11 @@ rule train:
         table="results/corpus/{codec}.csv",
     output:
         "results/train/{codec}.json",
-    params:
-        settings=train_settings,
     log:
         "logs/train/{codec}.log",
     benchmark:
         "benchmarks/train/{codec}.tsv"
+    params:
+        settings=train_settings,
     script:
         "../scripts/train.py"

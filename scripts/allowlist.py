@@ -9,4 +9,10 @@ with logged_to(snakemake.log[0]) as log:
         snakemake.params.loop_max_trip_count,
         snakemake.output[0],
     )
-    log.info("%s: %s, %d nodes, ops %s", report.codec, report.status, report.nodes, report.ops)
+    log.info(
+        "%s: %s, %d nodes, ops %s",
+        report.codec,
+        report.status,
+        report.nodes,
+        report.ops,
+    )

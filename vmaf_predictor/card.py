@@ -57,10 +57,36 @@ def render(
     )
     feature_list = ", ".join(f"{i} `{name}`" for i, name in enumerate(FEATURE_NAMES))
     versions_text = ", ".join(f"{k} {versions[k]}" for k in sorted(versions))
-    corpus_line = (
-        f"synthetic, seeded by the codec name ({corpus.rows} rows)"
-        if stub
-        else f"real measurements ({corpus.rows} rows)"
+    corpus_line = "synthetic, seeded by the codec name" if stub else "measured"
+    provenance = _table(
+        ("codec", f"`{codec}`"),
+        ("corpus kind", f"`{corpus.label}` ({corpus_line})"),
+        ("corpus digest", f"sha256 `{corpus.sha256}` of the canonical training table"),
+        (
+            "rows",
+            f"{corpus.rows} ({trained.n_train} train, {trained.n_holdout} held out, "
+            "seeded 80/20 split)",
+        ),
+        ("features", feature_source),
+        (
+            "network",
+            f"14 -> {s.hidden} -> {s.hidden} -> 1 MLP, ReLU; input normalisation "
+            "is part of the graph",
+        ),
+        (
+            "training",
+            f"Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), "
+            f"batch {s.batch_size}, {s.epochs} epochs, MSE on VMAF, seed {s.seed}, "
+            "float64",
+        ),
+        ("export rule", "float64 weights rounded to float32 (nearest, ties to even)"),
+        ("built with", versions_text),
+        ("ONNX", f"opset {opset}, {allowlist.nodes} nodes, {len(onnx_bytes)} bytes"),
+        ("ONNX sha256", f"`{onnx_sha256}`"),
+        (
+            "op allowlist",
+            f"{allowlist.status} (libvmaf list; ops used: {', '.join(allowlist.ops)})",
+        ),
     )
     return f"""{title}
 
@@ -101,20 +127,7 @@ print(float(vmaf[0, 0]))
 
 ## Provenance
 
-| | |
-|---|---|
-| codec | `{codec}` |
-| corpus kind | `{corpus.label}` ({corpus_line}) |
-| corpus digest | sha256 `{corpus.sha256}` of the canonical training table |
-| rows | {corpus.rows} ({trained.n_train} train, {trained.n_holdout} held out, seeded 80/20 split) |
-| features | {feature_source} |
-| network | 14 -> {s.hidden} -> {s.hidden} -> 1 MLP, ReLU, normalisation baked in |
-| training | Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), batch {s.batch_size}, {s.epochs} epochs, MSE on VMAF, seed {s.seed}, float64 |
-| export rule | weights trained in float64, rounded to float32 (nearest, ties to even) |
-| built with | {versions_text} |
-| ONNX | opset {opset}, {allowlist.nodes} nodes, {len(onnx_bytes)} bytes |
-| ONNX sha256 | `{onnx_sha256}` |
-| op allowlist | {allowlist.status} (libvmaf list; ops used: {", ".join(allowlist.ops)}) |
+{provenance}
 
 ## Held-out metrics
 
@@ -126,6 +139,10 @@ print(float(vmaf[0, 0]))
 
 {_limitations(stub, corpus)}
 """
+
+
+def _table(*rows: tuple[str, str]) -> str:
+    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
 def _limitations(stub: bool, corpus: CorpusInfo) -> str:

@@ -67,7 +67,11 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         f"vmaf_predictor_{trained.codec}",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["N", N_FEATURES])],
+        [
+            helper.make_tensor_value_info(
+                INPUT_NAME, TensorProto.FLOAT, ["N", N_FEATURES]
+            )
+        ],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["N", 1])],
         initializers,
     )
@@ -99,7 +103,9 @@ def check_parity(
 ) -> float:
     """Largest |onnxruntime - torch| on the held-out rows; raise above tolerance."""
     produced = run_onnx(model_bytes, trained.holdout_inputs)
-    worst = max(abs(p - t) for p, t in zip(produced, trained.holdout_predictions))
+    worst = max(
+        abs(p - t) for p, t in zip(produced, trained.holdout_predictions, strict=True)
+    )
     if not worst <= tolerance:
         raise ValueError(
             f"{trained.codec}: onnxruntime differs from the trained torch model by "

@@ -15,7 +15,7 @@ def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:
     _check(predicted, actual)
     n = len(actual)
     return math.sqrt(
-        math.fsum((p - a) * (p - a) for p, a in zip(predicted, actual)) / n
+        math.fsum((p - a) * (p - a) for p, a in zip(predicted, actual, strict=True)) / n
     )
 
 
@@ -30,7 +30,7 @@ def plcc(x: Sequence[float], y: Sequence[float]) -> float:
     syy = math.fsum(v * v for v in dy)
     if sxx == 0.0 or syy == 0.0:
         return 0.0
-    return math.fsum(a * b for a, b in zip(dx, dy)) / math.sqrt(sxx * syy)
+    return math.fsum(a * b for a, b in zip(dx, dy, strict=True)) / math.sqrt(sxx * syy)
 
 
 def average_ranks(values: Sequence[float]) -> list[float]:

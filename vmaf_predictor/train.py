@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from vmaf_predictor import metrics, trained
-from vmaf_predictor.config import TrainSettings
 from vmaf_predictor.corpus import TARGET, read_table
 from vmaf_predictor.features import FEATURE_NAMES, N_FEATURES
-from vmaf_predictor.trained import TrainedModel
+from vmaf_predictor.trained import TrainedModel, TrainSettings
 
 STD_FLOOR = 1e-6
 
@@ -57,7 +56,7 @@ def normalisation(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[fl
     """Per-feature mean and population std, std floored at 1e-6 -> 1."""
     n = len(rows)
     mean, std = [], []
-    for column in zip(*rows):
+    for column in zip(*rows, strict=True):
         m = math.fsum(column) / n
         s = math.sqrt(math.fsum((v - m) * (v - m) for v in column) / n)
         mean.append(m)

@@ -7,7 +7,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.config import TrainSettings
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyper-parameters; every field reaches the train rule as a param."""
+
+    hidden: int = 64
+    epochs: int = 200
+    batch_size: int = 32
+    learning_rate: float = 5e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    seed: int = 42
+    holdout_fraction: float = 0.2
 
 
 @dataclass

@@ -100,6 +100,7 @@ def regenerate(
         sys.executable,
         "-m",
         "snakemake",
+        "all_stubs",
         "--snakefile",
         str(Path(snakefile).resolve()),
         "--directory",
@@ -108,7 +109,6 @@ def regenerate(
         str(cores),
         "--quiet",
         "rules",
-        "all_stubs",
     ]
     log.info("regenerating in %s", work_area)
     result = subprocess.run(command, capture_output=True, text=True)

@@ -1,0 +1,69 @@
+# Two commands on a fresh machine: `make all_stubs` builds the models,
+# `make test` runs lint, the tests and the byte-for-byte verify.
+# Both create .venv from the hash-pinned envs/requirements.txt when missing.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 4
+SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
+# Marker file: the venv matches the lock and the package metadata.
+READY := $(VENV)/.ready
+
+.PHONY: help all_stubs verify test lint pytest format bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+all_stubs: $(READY)  ## build every model, card and model/SHA256SUMS
+	$(SNAKEMAKE) all_stubs
+
+verify: $(READY)  ## rebuild from scratch in results/verify and compare with model/SHA256SUMS
+	$(SNAKEMAKE) verify
+
+test: $(READY)  ## lint, the test suite, then verify (what CI runs)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory verify
+
+lint: $(READY)  ## ruff, ruff format, snakefmt and snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules
+	@# snakemake --lint must be clean but for one lint, kept on purpose: no
+	@# conda env or container per rule (README, "The environment").
+	@out=$$($(BIN)/snakemake --lint 2>&1); status=$$?; \
+	findings=$$(printf '%s\n' "$$out" | grep '^    \* ' \
+	  | grep -v 'Specify a conda environment or container for each rule'); \
+	if [ -n "$$findings" ] || { [ $$status -ne 0 ] && ! printf '%s' "$$out" | grep -q '^Lints for'; }; \
+	then printf '%s\n' "$$out"; exit 1; fi; \
+	echo "snakemake --lint: clean apart from the documented conda/container lint"
+
+# pytest exits 5 when it collects nothing; in this project that is a failure.
+pytest: $(READY)  ## the test suite
+	@$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
+	exit $$status
+
+format: $(READY)  ## rewrite code in the house style
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt Snakefile rules
+
+bench: $(READY)  ## print build timings: workflow vs one process, no-op rerun, verify
+	$(BIN)/python scripts/benchmark.py
+
+lock: $(READY)  ## re-pin envs/requirements.txt from envs/requirements.in
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links \
+	  -o envs/requirements.txt envs/requirements.in
+
+$(READY): envs/requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r envs/requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+clean:  ## remove work products (results, logs, benchmarks); model/ is kept
+	rm -rf results logs benchmarks .snakemake

@@ -1,0 +1,80 @@
+import dataclasses
+
+import pytest
+
+from vmaf_predictor import card, hashes
+from vmaf_predictor.allowlist import AllowlistReport
+from vmaf_predictor.corpus import CorpusInfo
+
+VERSIONS = {"numpy": "1", "onnx": "2", "torch": "3"}
+
+
+def _render(trained, onnx_bytes, kind="synthetic-stub", rows=100):
+    info = CorpusInfo("libx264", kind, rows, "stand-in", "ab" * 32)
+    report = AllowlistReport("libx264", "pass", ["Gemm"], 12)
+    sha = hashes.sha256_bytes(onnx_bytes)
+    return card.render(trained, info, report, onnx_bytes, sha, 18, VERSIONS)
+
+
+def test_stub_card_carries_the_do_not_use_warning(trained_x264, onnx_x264):
+    text = _render(trained_x264, onnx_x264)
+    assert "DO NOT USE IN PRODUCTION" in text
+    assert "synthetic-stub-N=100" in text
+
+
+def test_real_corpus_card_has_no_warning(trained_x264, onnx_x264):
+    text = _render(trained_x264, onnx_x264, kind="real", rows=2592)
+    assert "DO NOT USE IN PRODUCTION" not in text
+    assert "real-N=2592" in text
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "## What it does",
+        "## Output",
+        "## Usage",
+        "## Provenance",
+        "## Known limitations",
+    ],
+)
+def test_card_answers_the_five_points(trained_x264, onnx_x264, heading):
+    assert heading in _render(trained_x264, onnx_x264)
+
+
+def test_card_names_hash_size_nodes_opset_and_metrics(trained_x264, onnx_x264):
+    text = _render(trained_x264, onnx_x264)
+    assert hashes.sha256_bytes(onnx_x264) in text
+    assert f"{len(onnx_x264)} bytes" in text and "12 nodes" in text
+    assert "opset 18" in text
+    assert f"{trained_x264.metrics['plcc']:.4f}" in text
+    assert "numpy 1, onnx 2, torch 3" in text
+
+
+def test_card_depends_only_on_its_inputs(
+    trained_x264, onnx_x264, monkeypatch, tmp_path
+):
+    first = _render(trained_x264, onnx_x264)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    monkeypatch.setenv("USER", "someone-else")
+    assert _render(trained_x264, onnx_x264) == first
+    assert str(tmp_path) not in first and "2026" not in first
+
+
+def test_card_usage_example_runs(trained_x264, onnx_x264, tmp_path, monkeypatch):
+    text = _render(trained_x264, onnx_x264)
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "predictor_libx264.onnx").write_bytes(onnx_x264)
+    monkeypatch.chdir(tmp_path)
+    printed = []
+    exec(code, {"print": printed.append})
+    assert 0.0 < printed[0] < 100.0
+
+
+def test_changing_the_model_changes_the_card(trained_x264, onnx_x264):
+    other = dataclasses.replace(
+        trained_x264, metrics={"plcc": 0, "srocc": 0, "rmse": 9}
+    )
+    assert _render(other, onnx_x264) != _render(trained_x264, onnx_x264)

@@ -1,0 +1,82 @@
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from vmaf_predictor import export, train
+
+
+def _session(model_bytes: bytes) -> ort.InferenceSession:
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+
+
+def test_graph_has_the_documented_input_and_output(onnx_x264):
+    session = _session(onnx_x264)
+    (inp,) = session.get_inputs()
+    (out,) = session.get_outputs()
+    assert (inp.name, inp.type, inp.shape) == ("input", "tensor(float)", ["N", 14])
+    assert (out.name, out.type, out.shape) == ("vmaf", "tensor(float)", ["N", 1])
+
+
+def test_graph_is_opset_18(onnx_x264):
+    model = onnx.load_from_string(onnx_x264)
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 18)]
+
+
+def test_onnxruntime_matches_the_torch_model_within_1e_5(trained_x264, onnx_x264):
+    # Recompute the trained torch network here, independently of the stage.
+    model = train.FlatMLP(trained_x264.settings.hidden, torch.zeros(0))
+    theta = torch.tensor(
+        [v for layer in trained_x264.layers for v in _flat(layer)], dtype=torch.float64
+    )
+    x = (
+        torch.tensor(trained_x264.holdout_inputs, dtype=torch.float64)
+        - torch.tensor(trained_x264.mean)
+    ) / torch.tensor(trained_x264.std, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model.forward(x, theta).squeeze(1).numpy()
+    produced = np.asarray(export.run_onnx(onnx_x264, trained_x264.holdout_inputs))
+    assert np.max(np.abs(produced - expected)) <= 1e-5
+
+
+def _flat(layer):
+    return [v for row in layer["weight"] for v in row] + layer["bias"]
+
+
+def test_outputs_are_finite_and_inside_0_100_even_for_extreme_inputs(onnx_x264):
+    extremes = np.array(
+        [
+            [0] * 14,
+            [51, 1e6, 1e7, 1e7, 1e7, 1, 1, 100, 255, 1e4, 1e5, 240, 7680, 4320],
+            [0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 16, 16],
+        ],
+        dtype=np.float32,
+    )
+    (vmaf,) = _session(onnx_x264).run(["vmaf"], {"input": extremes})
+    assert np.all(np.isfinite(vmaf)) and np.all((vmaf >= 0) & (vmaf <= 100))
+
+
+def test_export_is_byte_identical_on_every_call(trained_x264, onnx_x264):
+    assert export.build_model(trained_x264, 18).SerializeToString() == onnx_x264
+
+
+def test_graph_carries_no_exporter_metadata(onnx_x264):
+    model = onnx.load_from_string(onnx_x264)
+    assert model.producer_name == "vmaf_predictor"
+    assert not model.metadata_props
+    assert all(not node.doc_string for node in model.graph.node)
+
+
+def test_parity_check_fails_when_the_graph_drifts_from_torch(trained_x264):
+    drifted = train.TrainedModel(**{**vars(trained_x264)})
+    drifted.holdout_predictions = [p + 1e-3 for p in trained_x264.holdout_predictions]
+    data = export.build_model(trained_x264, 18).SerializeToString()
+    with pytest.raises(ValueError, match="libx264: onnxruntime differs"):
+        export.check_parity(data, drifted)
+
+
+def test_export_writes_the_file_it_checked(trained_x264, onnx_x264, tmp_path):
+    data, worst = export.export(trained_x264, 18, tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").read_bytes() == data == onnx_x264
+    assert worst <= export.PARITY_TOLERANCE

@@ -1,0 +1,50 @@
+import hashlib
+
+import pytest
+
+from vmaf_predictor import hashes, verify
+
+
+def test_sums_are_sorted_by_name_in_sha256sum_format(tmp_path):
+    (tmp_path / "b.onnx").write_bytes(b"b")
+    (tmp_path / "a.md").write_bytes(b"a")
+    text = hashes.write_sums([tmp_path / "b.onnx", tmp_path / "a.md"], tmp_path / "S")
+    assert text == (
+        f"{hashlib.sha256(b'a').hexdigest()}  a.md\n"
+        f"{hashlib.sha256(b'b').hexdigest()}  b.onnx\n"
+    )
+    assert (tmp_path / "S").read_text() == text
+
+
+def test_a_malformed_sums_line_is_named():
+    with pytest.raises(ValueError, match="SHA256SUMS:2: not a"):
+        hashes.parse_sums("0" * 64 + "  a\nnonsense\n")
+
+
+def _tree(root, files):
+    root.mkdir()
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    hashes.write_sums([root / n for n in files], root / "SHA256SUMS")
+    return root
+
+
+def test_compare_passes_identical_trees(tmp_path):
+    files = {"m.onnx": b"model", "m_card.md": b"card"}
+    rows = verify.compare(_tree(tmp_path / "c", files), _tree(tmp_path / "p", files))
+    assert all(r.ok for r in rows) and len(rows) == 3
+
+
+def test_compare_names_a_changed_committed_file(tmp_path):
+    files = {"m.onnx": b"model", "m_card.md": b"card"}
+    committed = _tree(tmp_path / "c", files)
+    (committed / "m.onnx").write_bytes(b"modeL")
+    rows = verify.compare(committed, _tree(tmp_path / "p", files))
+    assert [r.file for r in rows if not r.ok] == ["m.onnx"]
+
+
+def test_compare_names_a_file_the_rebuild_changed(tmp_path):
+    committed = _tree(tmp_path / "c", {"m.onnx": b"model"})
+    rows = verify.compare(committed, _tree(tmp_path / "p", {"m.onnx": b"other"}))
+    assert sorted(r.file for r in rows if not r.ok) == ["SHA256SUMS", "m.onnx"]
+    assert "MISMATCH" in verify.table(rows)

@@ -1,0 +1,87 @@
+import json
+import math
+
+import pytest
+import torch
+
+from vmaf_predictor import corpus, train, trained
+from vmaf_predictor.trained import TrainSettings
+
+
+def test_split_holds_out_a_fifth_and_covers_every_row_once():
+    kept, held = train.split_indices(100, 0.2, seed=42)
+    assert len(held) == 20 and len(kept) == 80
+    assert sorted(kept + held) == list(range(100))
+
+
+def test_split_is_seeded():
+    assert train.split_indices(100, 0.2, 42) == train.split_indices(100, 0.2, 42)
+    assert train.split_indices(100, 0.2, 42) != train.split_indices(100, 0.2, 43)
+
+
+def test_split_holds_out_at_least_one_row_of_a_tiny_corpus():
+    kept, held = train.split_indices(3, 0.2, seed=1)
+    assert len(held) == 1 and len(kept) == 2
+
+
+def test_split_refuses_a_single_row():
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        train.split_indices(1, 0.2, seed=1)
+
+
+def test_tree_sum_equals_the_sum_for_any_length():
+    for n in (1, 2, 7, 14, 32, 64):
+        values = torch.arange(1, n + 1, dtype=torch.float64).view(1, n)
+        assert train.tree_sum(values, 1).item() == n * (n + 1) / 2
+
+
+def test_exact_sqrt_is_correctly_rounded():
+    values = [2.0, 3.0, 1e-300, 12345.678]
+    got = train.exact_sqrt(torch.tensor(values, dtype=torch.float64)).tolist()
+    assert got == [math.sqrt(v) for v in values]
+
+
+def test_dense_layer_gradients_match_autograd_of_matmul():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 14, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(14, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, generator=gen, requires_grad=True)
+    ours = torch.autograd.grad(train._Dense.apply(x, w, b).sum(), (x, w, b))
+    reference = torch.autograd.grad((x @ w + b).sum(), (x, w, b))
+    for mine, theirs in zip(ours, reference, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_normalisation_floors_a_constant_feature_std_to_one():
+    mean, std = train.normalisation([[1.0, 5.0], [3.0, 5.0]])
+    assert mean == [2.0, 5.0] and std == [1.0, 1.0]
+
+
+def test_training_twice_gives_identical_weights(x264):
+    rows = corpus.synthetic_rows(x264, 100)
+    settings = TrainSettings(epochs=20)
+    first = train.train("libx264", rows, settings)
+    second = train.train("libx264", rows, settings)
+    assert json.dumps(first.layers) == json.dumps(second.layers)
+
+
+def test_exported_weights_are_float32_values(trained_x264):
+    for layer in trained_x264.layers:
+        flat = torch.tensor(layer["weight"], dtype=torch.float64).flatten()
+        assert torch.equal(flat, flat.float().double())
+
+
+def test_training_learns_the_curve(trained_x264):
+    assert trained_x264.loss_curve[-1] < trained_x264.loss_curve[0] / 100
+    assert trained_x264.metrics["plcc"] > 0.95
+    assert trained_x264.metrics["rmse"] < 3.0
+
+
+def test_held_out_predictions_lie_in_0_100(trained_x264):
+    assert all(0.0 < p < 100.0 for p in trained_x264.holdout_predictions)
+    assert trained_x264.n_holdout == len(trained_x264.holdout_predictions) == 20
+
+
+def test_trained_model_round_trips_through_json(trained_x264, tmp_path):
+    trained.save(trained_x264, tmp_path / "m.json")
+    assert trained.load(tmp_path / "m.json") == trained_x264

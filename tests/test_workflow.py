@@ -1,0 +1,156 @@
+"""End to end: the real workflow on two codecs in temporary checkouts."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CODECS = ("libx264", "av1_qsv")
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "profiles")
+
+pytestmark = pytest.mark.slow
+
+
+def make_checkout(path: Path, codecs=CODECS, edit=None) -> Path:
+    """A copy of the workflow whose config keeps only ``codecs``."""
+    path.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, path / name)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["codecs"] = {c: config["codecs"][c] for c in codecs}
+    if edit:
+        edit(config)
+    (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(checkout: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
+
+
+def build(checkout: Path, cores: int = 2) -> Path:
+    result = snakemake(checkout, "--cores", str(cores), "all_stubs")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return checkout / "model"
+
+
+def model_files(model_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(model_dir.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    checkout = make_checkout(tmp_path_factory.mktemp("wf") / "checkout")
+    build(checkout)
+    return checkout
+
+
+def test_build_writes_a_model_and_a_card_per_codec_and_the_sums(built):
+    names = set(model_files(built / "model"))
+    expected = {f"predictor_{c}.onnx" for c in CODECS}
+    expected |= {f"predictor_{c}_card.md" for c in CODECS} | {"SHA256SUMS"}
+    assert names == expected
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=built / "model", capture_output=True
+    )
+    assert check.returncode == 0, check.stdout
+
+
+def test_built_models_are_the_committed_bytes(built):
+    for name, data in model_files(built / "model").items():
+        if name != "SHA256SUMS":
+            assert data == (ROOT / "model" / name).read_bytes(), name
+
+
+def test_every_job_leaves_a_log_and_a_benchmark(built):
+    for stage in ("corpus", "train", "export", "allowlist", "card", "publish"):
+        for codec in CODECS:
+            assert (built / "logs" / stage / f"{codec}.log").is_file()
+            assert (built / "benchmarks" / stage / f"{codec}.tsv").is_file()
+
+
+def test_a_second_run_has_nothing_to_do(built):
+    result = snakemake(built, "--cores", "2", "--dry-run", "all_stubs")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_one_core_in_a_path_with_a_space_gives_the_same_bytes(built, tmp_path):
+    other = make_checkout(tmp_path / "another clone")
+    assert model_files(build(other, cores=1)) == model_files(built / "model")
+
+
+def _planned_jobs(checkout: Path, *args: str) -> set[tuple[str, str]]:
+    result = snakemake(checkout, "--dry-run", "--cores", "2", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = re.findall(
+        r"^rule (\w+):\n(?:    .*\n)*?    wildcards: codec=([\w-]+)",
+        result.stdout + result.stderr,
+        flags=re.M,
+    )
+    return set(jobs)
+
+
+def test_changing_one_codecs_settings_reruns_only_that_codec(built, tmp_path):
+    override = tmp_path / "override.yaml"
+    override.write_text("train_overrides: {libx264: {epochs: 5}}\n")
+    jobs = _planned_jobs(built, "all_stubs", "--configfile", str(override))
+    assert {codec for _, codec in jobs} == {"libx264"}
+    assert {rule for rule, _ in jobs} == {
+        "train",
+        "export",
+        "allowlist",
+        "card",
+        "publish",
+    }
+
+
+def test_a_forbidden_op_fails_the_build_and_leaves_model_untouched(tmp_path):
+    def forbid_softsign(config):
+        config["allowlist"]["ops"].remove("Softsign")
+
+    checkout = make_checkout(tmp_path / "c", codecs=("libx264",), edit=forbid_softsign)
+    result = snakemake(checkout, "--cores", "2", "all_stubs")
+    assert result.returncode != 0
+    assert "libx264: the graph fails the libvmaf op allowlist" in result.stderr
+    assert "op Softsign" in result.stderr
+    assert not (checkout / "model" / "predictor_libx264.onnx").exists()
+
+
+def test_a_bad_config_key_stops_before_any_job(tmp_path):
+    checkout = make_checkout(tmp_path / "c", edit=lambda c: c.update(epochs=3))
+    result = snakemake(checkout, "--cores", "2", "all_stubs")
+    assert result.returncode != 0
+    assert "unknown key epochs" in result.stderr
+    assert not (checkout / "results").exists()
+
+
+def test_verify_passes_on_a_fresh_build_and_names_a_changed_model(built):
+    passed = snakemake(built, "--cores", "2", "verify")
+    assert passed.returncode == 0, passed.stderr[-3000:]
+    assert "all 5 files match" in passed.stdout
+
+    model = built / "model" / "predictor_av1_qsv.onnx"
+    original = model.read_bytes()
+    model.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    try:
+        failed = snakemake(built, "--cores", "2", "verify")
+    finally:
+        model.write_bytes(original)
+    assert failed.returncode != 0
+    assert re.search(r"predictor_av1_qsv\.onnx .*MISMATCH", failed.stderr)
+    assert "predictor_libx264.onnx" not in failed.stderr.split("differ from")[1]
