@@ -51,7 +51,7 @@ format: $(READY)  ## rewrite code in the house style
 	$(BIN)/snakefmt Snakefile rules
 
 bench: $(READY)  ## print build timings: workflow vs one process, no-op rerun, verify
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python tools/benchmark.py
 
 lock: $(READY)  ## re-pin envs/requirements.txt from envs/requirements.in
 	$(BIN)/pip install --quiet pip-tools

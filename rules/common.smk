@@ -6,6 +6,7 @@ from pathlib import Path
 
 from vmaf_predictor import config as workflow_config
 from vmaf_predictor.card import card_file_name, model_file_name
+from vmaf_predictor.corpus import corpus_files
 
 try:
     workflow_config.validate(
@@ -15,6 +16,14 @@ except workflow_config.ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CODECS = list(config["codecs"])
+# A real corpus, when given, is an input of every corpus job; a wrong path
+# stops here, before any job runs.
+try:
+    REAL_CORPUS_FILES = (
+        [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
+    )
+except FileNotFoundError as error:
+    raise WorkflowError(f"config key corpus: {error}") from None
 # The package is an input of every stage, so editing its code reruns the jobs.
 PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
 # Versions of what the bytes depend on; the cards name them.

@@ -2,6 +2,7 @@ rule corpus:
     """A codec's canonical training table: real rows or its synthetic stub."""
     input:
         PACKAGE,
+        real_corpus=REAL_CORPUS_FILES,
     output:
         table="results/corpus/{codec}.csv",
         info="results/corpus/{codec}.json",
@@ -12,5 +13,6 @@ rule corpus:
     params:
         codec=codec_entry,
         synthetic_rows=config["synthetic_rows"],
+        real_corpus=config["corpus"],
     script:
         "../scripts/corpus.py"

@@ -154,3 +154,39 @@ def test_verify_passes_on_a_fresh_build_and_names_a_changed_model(built):
     assert failed.returncode != 0
     assert re.search(r"predictor_av1_qsv\.onnx .*MISMATCH", failed.stderr)
     assert "predictor_libx264.onnx" not in failed.stderr.split("differ from")[1]
+
+
+def test_a_real_corpus_flips_its_codec_and_leaves_the_stub_untouched(tmp_path):
+    import json
+
+    rows = [
+        {"encoder": "libx264", "crf": crf, "vmaf_score": 99.0 - crf, "width": 1920,
+         "height": 1080, "framerate": 30, "duration_s": 4.0,
+         "bitrate_kbps": 9000.0 - 150 * crf, "exit_status": 0}
+        for crf in range(10, 40)
+    ]  # fmt: skip
+    corpus = tmp_path / "real.jsonl"
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    checkout = make_checkout(tmp_path / "c")
+    result = snakemake(
+        checkout, "--cores", "2", "all_stubs", "--config", f"corpus={corpus}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    card = (checkout / "model" / "predictor_libx264_card.md").read_text()
+    assert "`real-N=30`" in card and "DO NOT USE IN PRODUCTION" not in card
+    for name in ("predictor_av1_qsv.onnx", "predictor_av1_qsv_card.md"):
+        assert (checkout / "model" / name).read_bytes() == (
+            ROOT / "model" / name
+        ).read_bytes()
+
+
+def test_a_missing_corpus_path_stops_before_any_job(tmp_path):
+    checkout = make_checkout(tmp_path / "c")
+    missing = tmp_path / "nowhere.jsonl"
+    result = snakemake(
+        checkout, "--cores", "2", "all_stubs", "--config", f"corpus={missing}"
+    )
+    assert result.returncode != 0
+    assert f"config key corpus: corpus {missing} does not exist" in result.stderr
+    assert not (checkout / "results").exists()

@@ -1,0 +1,161 @@
+"""Build timings, printed side by side (median of several runs).
+
+    make bench                      # or: .venv/bin/python tools/benchmark.py
+    .venv/bin/python tools/benchmark.py --runs 5 --rows 400
+
+Measures, on this machine:
+  - a clean `snakemake --cores 4 all_stubs` in a fresh copy of the workflow;
+  - one Python process running the same stages for the 14 codecs one after
+    another (the shape of the reference trainer);
+  - a no-op rerun of all_stubs, and `snakemake verify`.
+With --rows N, the clean build and the one-process build are repeated on a
+synthetic corpus of N rows per codec, where training outweighs start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ("Snakefile", "rules", "scripts", "schemas", "profiles", "config.yaml")
+
+
+def one_process_build(out: Path) -> None:
+    """All stages for every codec in this process, like the reference trainer."""
+    import torch
+
+    from vmaf_predictor import (
+        allowlist,
+        card,
+        corpus,
+        export,
+        hashes,
+        registry,
+        train,
+        trained,
+    )
+    from vmaf_predictor.config import train_settings
+
+    torch.set_num_threads(1)
+    config = yaml.safe_load(Path("config.yaml").read_text())
+    allowed = config["allowlist"]
+    published = []
+    for name, codec in registry.registry_from_config(config).items():
+        table, info = out / f"{name}.csv", out / f"{name}.json"
+        corpus.build_corpus(codec, config["synthetic_rows"], None, table, info)
+        model_json = out / f"{name}.trained.json"
+        train.train_table(name, table, train_settings(config, name), model_json)
+        onnx_path = out / card.model_file_name(name)
+        export.export(trained.load(model_json), config["opset"], onnx_path)
+        report = out / f"{name}.allowlist.json"
+        allowlist.check_file(
+            onnx_path, name, allowed["ops"], allowed["loop_max_trip_count"], report
+        )
+        card_path = out / card.card_file_name(name)
+        card.write_card(
+            model_json, info, report, onnx_path, config["opset"], {}, card_path
+        )
+        published += [onnx_path, card_path]
+    hashes.write_sums(published, out / "SHA256SUMS")
+
+
+def copy_workflow(destination: Path, rows: int | None) -> Path:
+    destination.mkdir(parents=True)
+    for name in WORKFLOW:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(
+            source, destination / name
+        )
+    if rows:
+        config = yaml.safe_load((destination / "config.yaml").read_text())
+        config["synthetic_rows"] = rows
+        (destination / "config.yaml").write_text(yaml.safe_dump(config))
+    return destination
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def snakemake(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", *args]
+
+
+def measure(runs: int, rows: int | None) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"workflow": [], "one_process": []}
+    for run in range(runs):
+        with tempfile.TemporaryDirectory() as scratch:
+            checkout = copy_workflow(Path(scratch) / "wf", rows)
+            times["workflow"].append(
+                timed(snakemake("--cores", "4", "all_stubs"), checkout)
+            )
+            out = Path(scratch) / "one"
+            out.mkdir()
+            command = [sys.executable, __file__, "--one-process", str(out)]
+            times["one_process"].append(timed(command, checkout))
+            if rows is None:
+                times.setdefault("noop", []).append(
+                    timed(snakemake("--cores", "4", "all_stubs"), checkout)
+                )
+                if run < 2:  # verify rebuilds everything: two runs are enough
+                    times.setdefault("verify", []).append(
+                        timed(snakemake("--cores", "4", "verify"), checkout)
+                    )
+        print(f"  run {run + 1}/{runs} done", file=sys.stderr)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(title: str, times: dict[str, list[float]]) -> None:
+    workflow, one = median(times["workflow"]), median(times["one_process"])
+    print(f"\n{title}")
+    print(f"  {'measure':<44} {'median s':>9}  runs")
+    rows = [
+        ("clean all_stubs, snakemake --cores 4", "workflow"),
+        ("one process, 14 codecs one after another", "one_process"),
+        ("no-op rerun of all_stubs (target < 3 s)", "noop"),
+        ("snakemake verify (target < 60 s)", "verify"),
+    ]
+    for label, key in rows:
+        if key in times:
+            runs = ", ".join(f"{t:.1f}" for t in times[key])
+            print(f"  {label:<44} {median(times[key]):>9.2f}  {runs}")
+    print(f"  {'ratio workflow / one process':<44} {workflow / one:>9.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure")
+    parser.add_argument(
+        "--rows", type=int, help="also time a corpus of this many rows per codec"
+    )
+    parser.add_argument("--one-process", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_process:
+        one_process_build(args.one_process)
+        return
+    report("Stub build (100 rows per codec)", measure(args.runs, None))
+    if args.rows:
+        title = f"Larger corpus ({args.rows} rows per codec)"
+        report(title, measure(args.runs, args.rows))
+
+
+if __name__ == "__main__":
+    main()
