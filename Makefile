@@ -10,7 +10,9 @@ SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 # Marker file: the venv matches the lock and the package metadata.
 READY := $(VENV)/.ready
 
-.PHONY: help all_stubs verify test lint pytest format bench lock clean
+CPU_MODELS ?= Haswell Nehalem
+
+.PHONY: help all_stubs verify test test-repro qemu-user lint pytest format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -21,10 +23,18 @@ all_stubs: $(READY)  ## build every model, card and model/SHA256SUMS
 verify: $(READY)  ## rebuild from scratch in results/verify and compare with model/SHA256SUMS
 	$(SNAKEMAKE) verify
 
-test: $(READY)  ## lint, the test suite, then verify (what CI runs)
+test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory verify
+
+test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threads, env); ~15 min
+	$(BIN)/python tests/repro_matrix.py --cpu-models "$(CPU_MODELS)"
+
+# Debian's qemu-user runs the build as another CPU model (needs root to install).
+qemu-user:
+	@command -v qemu-x86_64 >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends qemu-user; }
 
 lint: $(READY)  ## ruff, ruff format, snakefmt and snakemake --lint
 	$(BIN)/ruff check .

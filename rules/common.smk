@@ -1,11 +1,10 @@
 # Helpers shared by all stages (config validation, the codec list) and
 # the params that decide the bytes of each output.
 
-import importlib.metadata
 from pathlib import Path
 
 from vmaf_predictor import config as workflow_config
-from vmaf_predictor.card import card_file_name, model_file_name
+from vmaf_predictor.card import built_with, card_file_name, model_file_name
 from vmaf_predictor.corpus import corpus_files
 
 try:
@@ -27,9 +26,7 @@ except FileNotFoundError as error:
 # The package is an input of every stage, so editing its code reruns the jobs.
 PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
 # Versions of what the bytes depend on; the cards name them.
-BUILT_WITH = {
-    name: importlib.metadata.version(name) for name in ("numpy", "onnx", "torch")
-}
+BUILT_WITH = built_with()
 
 
 def published():

@@ -29,45 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ("Snakefile", "rules", "scripts", "schemas", "profiles", "config.yaml")
 
 
-def one_process_build(out: Path) -> None:
-    """All stages for every codec in this process, like the reference trainer."""
-    import torch
-
-    from vmaf_predictor import (
-        allowlist,
-        card,
-        corpus,
-        export,
-        hashes,
-        registry,
-        train,
-        trained,
-    )
-    from vmaf_predictor.config import train_settings
-
-    torch.set_num_threads(1)
-    config = yaml.safe_load(Path("config.yaml").read_text())
-    allowed = config["allowlist"]
-    published = []
-    for name, codec in registry.registry_from_config(config).items():
-        table, info = out / f"{name}.csv", out / f"{name}.json"
-        corpus.build_corpus(codec, config["synthetic_rows"], None, table, info)
-        model_json = out / f"{name}.trained.json"
-        train.train_table(name, table, train_settings(config, name), model_json)
-        onnx_path = out / card.model_file_name(name)
-        export.export(trained.load(model_json), config["opset"], onnx_path)
-        report = out / f"{name}.allowlist.json"
-        allowlist.check_file(
-            onnx_path, name, allowed["ops"], allowed["loop_max_trip_count"], report
-        )
-        card_path = out / card.card_file_name(name)
-        card.write_card(
-            model_json, info, report, onnx_path, config["opset"], {}, card_path
-        )
-        published += [onnx_path, card_path]
-    hashes.write_sums(published, out / "SHA256SUMS")
-
-
 def copy_workflow(destination: Path, rows: int | None) -> Path:
     destination.mkdir(parents=True)
     for name in WORKFLOW:
@@ -105,7 +66,8 @@ def measure(runs: int, rows: int | None) -> dict[str, list[float]]:
             )
             out = Path(scratch) / "one"
             out.mkdir()
-            command = [sys.executable, __file__, "--one-process", str(out)]
+            command = [sys.executable, "-m", "vmaf_predictor.inprocess", str(out)]
+            command += ["--config", str(checkout / "config.yaml")]
             times["one_process"].append(timed(command, checkout))
             if rows is None:
                 times.setdefault("noop", []).append(
@@ -146,11 +108,7 @@ def main() -> None:
     parser.add_argument(
         "--rows", type=int, help="also time a corpus of this many rows per codec"
     )
-    parser.add_argument("--one-process", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one_process:
-        one_process_build(args.one_process)
-        return
     report("Stub build (100 rows per codec)", measure(args.runs, None))
     if args.rows:
         title = f"Larger corpus ({args.rows} rows per codec)"

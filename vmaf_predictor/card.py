@@ -25,6 +25,16 @@ STUB_WARNING = (
 )
 
 
+BUILT_WITH_PACKAGES = ("numpy", "onnx", "torch")
+
+
+def built_with() -> dict[str, str]:
+    """Installed versions of the packages the bytes depend on."""
+    import importlib.metadata
+
+    return {name: importlib.metadata.version(name) for name in BUILT_WITH_PACKAGES}
+
+
 def model_file_name(codec: str) -> str:
     return f"predictor_{codec}.onnx"
 

@@ -1,0 +1,154 @@
+"""Reproducibility conditions: build under one, compare with model/.
+
+Used by the fast subset in tests/test_repro.py (part of `make test`) and by
+the full matrix, `make test-repro` (tests/repro_matrix.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vmaf_predictor import verify
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = ROOT / "model"
+CHECKOUT_FILES = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "schemas",
+    "profiles",
+    "config.yaml",
+    "model",
+)
+QEMU = "qemu-x86_64"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One way of running the build that must not change a byte."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    cpu_model: str | None = None  # run under qemu-x86_64 -cpu <model>
+    cores: int = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    condition: str
+    compared: int
+    differing: list[str]
+
+    @property
+    def identical(self) -> bool:
+        return not self.differing
+
+
+ENV_CONDITIONS = (
+    Condition(
+        "OMP/MKL_NUM_THREADS=1", {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    ),
+    Condition(
+        "OMP/MKL_NUM_THREADS=2", {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    ),
+    Condition(
+        "OMP/MKL_NUM_THREADS=4", {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}
+    ),
+    Condition("ATEN_CPU_CAPABILITY=default", {"ATEN_CPU_CAPABILITY": "default"}),
+    Condition("ATEN_CPU_CAPABILITY=avx2", {"ATEN_CPU_CAPABILITY": "avx2"}),
+    Condition("ATEN_CPU_CAPABILITY=avx512", {"ATEN_CPU_CAPABILITY": "avx512"}),
+    Condition("MKL_ENABLE_INSTRUCTIONS=AVX2", {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}),
+    Condition("PYTHONHASHSEED=random", {"PYTHONHASHSEED": "random"}),
+    Condition("TZ=Pacific/Kiritimati", {"TZ": "Pacific/Kiritimati"}),
+    Condition("LANG=C", {"LANG": "C", "LC_ALL": "C"}),
+    Condition("LANG=C.UTF-8", {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}),
+)
+
+
+def _environment(condition: Condition) -> dict[str, str]:
+    env = {**os.environ, **condition.env}
+    # The caller's own settings must not leak into a condition that omits them.
+    for key in ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS"):
+        if key not in condition.env:
+            env.pop(key, None)
+    return env
+
+
+def build_in_process(condition: Condition, out: Path, codecs: list[str]) -> Path:
+    """All stages for ``codecs`` in one process (under qemu for a CPU model)."""
+    command = [sys.executable, "-m", "vmaf_predictor.inprocess", str(out)]
+    for codec in codecs:
+        command += ["--codec", codec]
+    if condition.cpu_model:
+        command = [QEMU, "-cpu", condition.cpu_model, *command]
+    subprocess.run(
+        command, env=_environment(condition), check=True, capture_output=True
+    )
+    return out
+
+
+def compare_subset(
+    produced: Path, codecs: list[str], reference: Path | None = None
+) -> Outcome:
+    """Compare the model files of ``codecs`` with the committed ones and, given
+    a ``reference`` build, the float64 training results too: rounding to
+    float32 could hide a difference in training, the exact loss curve cannot.
+    (SHA256SUMS is left out: it lists all 14 codecs.)"""
+    pairs = [
+        (produced / name, COMMITTED / name)
+        for c in codecs
+        for name in (f"predictor_{c}.onnx", f"predictor_{c}_card.md")
+    ]
+    if reference is not None:
+        pairs += [
+            (produced / "work" / name, reference / "work" / name)
+            for c in codecs
+            for name in (f"{c}.csv", f"{c}.trained.json")
+        ]
+    differing = [
+        str(mine.relative_to(produced))
+        for mine, theirs in pairs
+        if mine.read_bytes() != theirs.read_bytes()
+    ]
+    return Outcome("", len(pairs), differing)
+
+
+def make_checkout(parent: Path, name: str = "checkout") -> Path:
+    """A copy of the workflow and the committed model/, as a clone has them."""
+    checkout = parent / name
+    checkout.mkdir(parents=True)
+    for item in CHECKOUT_FILES:
+        source = ROOT / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, checkout / item)
+    return checkout
+
+
+def verify_in_checkout(condition: Condition, checkout: Path) -> Outcome:
+    """`snakemake verify` under ``condition``; every file of model/ compared."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", str(condition.cores), "verify"],
+        cwd=checkout,
+        env=_environment(condition),
+        capture_output=True,
+        text=True,
+    )
+    produced = checkout / "results" / "verify" / "model"
+    if not produced.is_dir():
+        raise RuntimeError(f"{condition.name}: verify did not build:\n{result.stderr}")
+    rows = verify.compare(checkout / "model", produced)
+    return Outcome(condition.name, len(rows), [r.file for r in rows if not r.ok])
+
+
+def scratch() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="vmaf-repro-")
+
+
+def qemu_available() -> bool:
+    return shutil.which(QEMU) is not None
