@@ -5,7 +5,8 @@ from pathlib import Path
 
 from vmaf_predictor import config as workflow_config
 from vmaf_predictor.card import built_with, card_file_name, model_file_name
-from vmaf_predictor.corpus import corpus_files
+from vmaf_predictor import corpus_split
+from vmaf_predictor.registry import registry_from_config
 
 try:
     workflow_config.validate(
@@ -15,14 +16,33 @@ except workflow_config.ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CODECS = list(config["codecs"])
-# A real corpus, when given, is an input of every corpus job; a wrong path
-# stops here, before any job runs.
-try:
-    REAL_CORPUS_FILES = (
-        [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
+REGISTRY = registry_from_config(config)
+# A real corpus is split into per-codec tables now, before any job runs: a
+# wrong path or a bad row stops here, and a table is rewritten only when its
+# rows change (so only that codec retrains).
+REAL_DIR = "results/corpus/real"
+SPLIT = None
+if config["corpus"]:
+    try:
+        SPLIT = corpus_split.split(
+            config["corpus"],
+            REGISTRY,
+            REAL_DIR,
+            config["corpus_bad_rows"],
+            config["corpus_max_line_bytes"],
+        )
+    except (FileNotFoundError, corpus_split.CorpusError) as error:
+        raise WorkflowError(f"config key corpus: {error}") from None
+    corpus_split.write_report(
+        SPLIT, "results/corpus_report.json", "results/corpus_report.md"
     )
-except FileNotFoundError as error:
-    raise WorkflowError(f"config key corpus: {error}") from None
+    stubs = [c for c in config["codecs"] if SPLIT.table(c, REAL_DIR) is None]
+    logger.info(
+        f"corpus {config['corpus']}: {SPLIT.kept} rows kept for "
+        f"{len(config['codecs']) - len(stubs)} codecs (report: "
+        f"results/corpus_report.md); fewer than 2 rows, so synthetic stub: "
+        f"{', '.join(stubs) or 'none'}"
+    )
 # The package is an input of every stage, so editing its code reruns the jobs.
 PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
 # Versions of what the bytes depend on; the cards name them.
@@ -45,3 +65,14 @@ def train_settings(wildcards):
 
 def codec_entry(wildcards):
     return config["codecs"][wildcards.codec]
+
+
+def real_table(wildcards):
+    """The codec's split table, when the corpus has enough rows for it."""
+    table = SPLIT.table(wildcards.codec, REAL_DIR) if SPLIT else None
+    return str(table) if table else []
+
+
+def real_features(wildcards):
+    entry = SPLIT.codecs.get(wildcards.codec) if SPLIT else None
+    return "probe" if entry and entry.probe else "stand-in"

@@ -2,7 +2,7 @@ rule corpus:
     """A codec's canonical training table: real rows or its synthetic stub."""
     input:
         PACKAGE,
-        real_corpus=REAL_CORPUS_FILES,
+        real_table=real_table,
     output:
         table="results/corpus/{codec}.csv",
         info="results/corpus/{codec}.json",
@@ -13,6 +13,6 @@ rule corpus:
     params:
         codec=codec_entry,
         synthetic_rows=config["synthetic_rows"],
-        real_corpus=config["corpus"],
+        real_features=real_features,
     script:
         "../scripts/corpus.py"

@@ -6,7 +6,8 @@ with logged_to(snakemake.log[0]) as log:
     info = build_corpus(
         codec_from_config(snakemake.wildcards.codec, snakemake.params.codec),
         snakemake.params.synthetic_rows,
-        snakemake.params.real_corpus,
+        snakemake.input.real_table or None,
+        snakemake.params.real_features,
         snakemake.output.table,
         snakemake.output.info,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -156,29 +157,101 @@ def test_verify_passes_on_a_fresh_build_and_names_a_changed_model(built):
     assert "predictor_libx264.onnx" not in failed.stderr.split("differ from")[1]
 
 
-def test_a_real_corpus_flips_its_codec_and_leaves_the_stub_untouched(tmp_path):
-    import json
-
-    rows = [
-        {"encoder": "libx264", "crf": crf, "vmaf_score": 99.0 - crf, "width": 1920,
-         "height": 1080, "framerate": 30, "duration_s": 4.0,
+def real_rows(encoder: str, crfs, offset: float = 0.0) -> list[dict]:
+    return [
+        {"encoder": encoder, "crf": crf, "vmaf_score": 99.0 - crf + offset,
+         "width": 1920, "height": 1080, "framerate": 30, "duration_s": 4.0,
          "bitrate_kbps": 9000.0 - 150 * crf, "exit_status": 0}
-        for crf in range(10, 40)
+        for crf in crfs
     ]  # fmt: skip
-    corpus = tmp_path / "real.jsonl"
-    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    checkout = make_checkout(tmp_path / "c")
+
+
+def write_corpus(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_real_rows_flip_two_codecs_and_the_other_twelve_stay_committed(tmp_path):
+    corpus = write_corpus(
+        tmp_path / "real.jsonl",
+        real_rows("libx264", range(10, 40)) + real_rows("libx265", range(15, 40)),
+    )
+    all_codecs = list(yaml.safe_load((ROOT / "config.yaml").read_text())["codecs"])
+    checkout = make_checkout(tmp_path / "c", codecs=all_codecs)
     result = snakemake(
         checkout, "--cores", "2", "all_stubs", "--config", f"corpus={corpus}"
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
-    card = (checkout / "model" / "predictor_libx264_card.md").read_text()
-    assert "`real-N=30`" in card and "DO NOT USE IN PRODUCTION" not in card
-    for name in ("predictor_av1_qsv.onnx", "predictor_av1_qsv_card.md"):
-        assert (checkout / "model" / name).read_bytes() == (
-            ROOT / "model" / name
-        ).read_bytes()
+    model = checkout / "model"
+    for codec, rows in (("libx264", 30), ("libx265", 25)):
+        card = (model / f"predictor_{codec}_card.md").read_text()
+        assert f"`real-N={rows}`" in card and "DO NOT USE IN PRODUCTION" not in card
+    stubs = [c for c in all_codecs if c not in ("libx264", "libx265")]
+    for codec in stubs:
+        for name in (f"predictor_{codec}.onnx", f"predictor_{codec}_card.md"):
+            assert (model / name).read_bytes() == (ROOT / "model" / name).read_bytes()
+    report = (checkout / "results" / "corpus_report.md").read_text()
+    assert "| libx264 | 30 |" in report
+
+
+@pytest.fixture
+def real_built(tmp_path):
+    """A two-codec checkout built with real rows for libx264 only. (Per test:
+    the corpus is split when Snakemake starts, even for a dry run.)"""
+    root = tmp_path / "real"
+    root.mkdir()
+    corpus = write_corpus(root / "real.jsonl", real_rows("libx264", range(10, 40)))
+    checkout = make_checkout(root / "c")
+    result = snakemake(
+        checkout, "--cores", "2", "all_stubs", "--config", f"corpus={corpus}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return checkout, corpus
+
+
+def _planned_with(checkout: Path, corpus: Path) -> set[tuple[str, str]]:
+    return _planned_jobs(checkout, "all_stubs", "--config", f"corpus={corpus}")
+
+
+def test_touching_or_rewriting_the_corpus_retrains_nothing(real_built):
+    checkout, corpus = real_built
+    corpus.write_text(corpus.read_text())
+    assert _planned_with(checkout, corpus) == set()
+
+
+def test_editing_one_codecs_rows_retrains_only_that_codec(real_built, tmp_path):
+    checkout, _ = real_built
+    edited = write_corpus(
+        tmp_path / "edited.jsonl", real_rows("libx264", range(10, 40), offset=0.5)
+    )
+    jobs = _planned_with(checkout, edited)
+    assert {codec for _, codec in jobs} == {"libx264"}
+    assert ("train", "libx264") in jobs
+
+
+def test_adding_rows_for_a_stub_codec_flips_only_that_codec(real_built, tmp_path):
+    checkout, _ = real_built
+    more = write_corpus(
+        tmp_path / "more.jsonl",
+        real_rows("libx264", range(10, 40)) + real_rows("av1_qsv", range(20, 30)),
+    )
+    jobs = _planned_with(checkout, more)
+    assert {codec for _, codec in jobs} == {"av1_qsv"}
+    assert {rule for rule, _ in jobs} == {"corpus", "train", "export", "allowlist",
+                                         "card", "publish"}  # fmt: skip
+
+
+def test_a_bad_corpus_row_stops_before_any_job(tmp_path):
+    corpus = tmp_path / "bad.jsonl"
+    corpus.write_text(json.dumps(real_rows("libx264", [20])[0]) + "\n{oops\n")
+    checkout = make_checkout(tmp_path / "c")
+    result = snakemake(
+        checkout, "--cores", "2", "all_stubs", "--config", f"corpus={corpus}"
+    )
+    assert result.returncode != 0
+    assert f"{corpus}:2: not valid JSON" in result.stderr
+    assert not (checkout / "results" / "train").exists()
 
 
 def test_a_missing_corpus_path_stops_before_any_job(tmp_path):

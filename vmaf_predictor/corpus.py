@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
-import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vmaf_predictor.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.registry import Codec
-
-log = logging.getLogger(__name__)
 
 TARGET = "vmaf"
 COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, TARGET)
@@ -92,14 +88,19 @@ def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
     return rows
 
 
-def table_bytes(rows: Sequence[dict[str, float]]) -> bytes:
-    """The canonical CSV encoding of training rows (``repr`` floats, LF)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([repr(float(row[name])) for name in COLUMNS])
-    return buffer.getvalue().encode("utf-8")
+def table_header() -> bytes:
+    """The first line of a canonical table."""
+    return (",".join(COLUMNS) + "\n").encode("utf-8")
+
+
+def table_line(row: Mapping[str, float]) -> bytes:
+    """One row of a canonical table: shortest exact ``repr`` floats, LF."""
+    return (",".join(repr(float(row[name])) for name in COLUMNS) + "\n").encode()
+
+
+def table_bytes(rows: Sequence[Mapping[str, float]]) -> bytes:
+    """The canonical CSV encoding of training rows."""
+    return table_header() + b"".join(table_line(row) for row in rows)
 
 
 def read_table(path: Path) -> list[dict[str, float]]:
@@ -135,133 +136,24 @@ def read_info(path: Path) -> CorpusInfo:
     return CorpusInfo(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-# Canonical Phase A keys first, then the aliases older hardware sweeps use.
-KEY_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "encoder": ("encoder", "codec"),
-    "crf": ("crf", "q", "cq"),
-    "vmaf_score": ("vmaf_score", "vmaf"),
-    "bitrate_kbps": ("bitrate_kbps", "actual_kbps"),
-}
-PROBE_FEATURES = tuple(name for name in FEATURE_NAMES if name != "crf")
-
-
-def corpus_files(path: Path) -> list[Path]:
-    """A JSONL file, or the ``*.jsonl`` shards below a directory, sorted."""
-    path = Path(path)
-    if path.is_dir():
-        shards = sorted(path.rglob("*.jsonl"))
-        if not shards:
-            raise FileNotFoundError(f"corpus directory {path} holds no *.jsonl shards")
-        return shards
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus {path} does not exist")
-    return [path]
-
-
-def _get(row: dict, key: str) -> object:
-    for spelling in KEY_SPELLINGS.get(key, (key,)):
-        if spelling in row:
-            return row[spelling]
-    return None
-
-
-def _number(row: dict, key: str, where: str) -> float:
-    value = _get(row, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: {key} must be a number, got {value!r}")
-    return float(value)
-
-
-def real_rows(
-    codec: Codec, files: Sequence[Path]
-) -> tuple[list[dict[str, float]], bool]:
-    """The training rows of ``codec`` in a Phase A corpus, and whether every
-    one of them carried real probe statistics.
-
-    Rows of other encoders, failed encodes and rows without a finite score
-    are not training data and are skipped; a malformed row stops the build
-    with ``file:line: reason``.
-    """
-    rows, probed = [], True
-    for path in files:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{where}: not valid JSON ({error.msg})") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{where}: not a JSON object")
-                if _get(record, "encoder") != codec.name:
-                    continue
-                if record.get("exit_status", 0) != 0:
-                    continue
-                score = _get(record, "vmaf_score")
-                if not isinstance(score, int | float) or not math.isfinite(score):
-                    continue
-                row, has_probe = _training_row(codec, record, where)
-                rows.append(row)
-                probed = probed and has_probe
-    return rows, probed
-
-
-def _training_row(
-    codec: Codec, record: dict, where: str
-) -> tuple[dict[str, float], bool]:
-    crf = _number(record, "crf", where)
-    if not codec.quality_min <= crf <= codec.quality_max:
-        raise ValueError(
-            f"{where}: crf {crf:g} is outside {codec.name}'s range "
-            f"[{codec.quality_min:g}, {codec.quality_max:g}]"
-        )
-    vmaf = _number(record, "vmaf_score", where)
-    if not 0.0 <= vmaf <= 100.0:
-        raise ValueError(f"{where}: vmaf_score {vmaf:g} is outside [0, 100]")
-    has_probe = all(name in record for name in PROBE_FEATURES)
-    if has_probe:
-        row = {name: _number(record, name, where) for name in PROBE_FEATURES}
-        row["crf"] = crf
-    else:
-        row = standin_features(
-            crf,
-            _number(record, "bitrate_kbps", where),
-            _number(record, "framerate", where),
-            _number(record, "duration_s", where),
-            int(_number(record, "width", where)),
-            int(_number(record, "height", where)),
-        )
-    row[TARGET] = vmaf
-    return {name: row[name] for name in COLUMNS}, has_probe
-
-
 def build_corpus(
     codec: Codec,
     synthetic_rows_count: int,
-    real_corpus: Path | None,
+    real_table: Path | None,
+    real_features: str,
     table_path: Path,
     info_path: Path,
 ) -> CorpusInfo:
     """Stage entry point: write the codec's training rows and their info.
 
-    Real rows when the corpus has at least two for this codec (one to train
-    on, one to hold out); otherwise the synthetic stub.
+    ``real_table`` is the codec's table from the corpus split (None when the
+    corpus has fewer than two rows for it, or there is no corpus): the
+    codec then falls back to its synthetic stub.
     """
-    rows, probed = (
-        real_rows(codec, corpus_files(real_corpus)) if real_corpus else ([], False)
-    )
-    if len(rows) >= 2:
-        fields = {"kind": "real", "features": "probe" if probed else "stand-in"}
+    if real_table is not None:
+        rows = read_table(real_table)
+        fields = {"kind": "real", "features": real_features}
     else:
-        if real_corpus:
-            log.info(
-                "%s: %d usable rows in %s, falling back to the synthetic stub",
-                codec.name,
-                len(rows),
-                real_corpus,
-            )
         rows = synthetic_rows(codec, synthetic_rows_count)
         fields = {"kind": "synthetic-stub", "features": "stand-in"}
     return write_corpus(rows, {"codec": codec.name, **fields}, table_path, info_path)

@@ -94,8 +94,11 @@ def regenerate(
     if work_area.exists():
         shutil.rmtree(work_area)
     work_area.mkdir(parents=True)
+    config = dict(config)
+    if config.get("corpus"):
+        config["corpus"] = str(Path(config["corpus"]).resolve())
     # The Snakefile reads "config.yaml" from its working directory.
-    (work_area / "config.yaml").write_text(yaml.safe_dump(dict(config)))
+    (work_area / "config.yaml").write_text(yaml.safe_dump(config))
     command = [
         sys.executable,
         "-m",
