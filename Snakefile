@@ -29,4 +29,5 @@ rule all_stubs:
     default_target: True
     input:
         published(),
+        "model/PROVENANCE.json",
         "model/SHA256SUMS",

@@ -20,12 +20,15 @@ rule publish:
 
 
 rule hash:
-    """sha256 of every published file, gathered into model/SHA256SUMS."""
+    """model/PROVENANCE.json (which corpus built each model) and the sha256 of
+    every published file in model/SHA256SUMS."""
     input:
         PACKAGE,
         artefacts=published(),
+        corpus_infos=expand("results/corpus/{codec}.json", codec=CODECS),
     output:
-        "model/SHA256SUMS",
+        provenance="model/PROVENANCE.json",
+        sums="model/SHA256SUMS",
     log:
         "logs/hash.log",
     benchmark:

@@ -88,9 +88,11 @@ def build_in_process(condition: Condition, out: Path, codecs: list[str]) -> Path
         command += ["--codec", codec]
     if condition.cpu_model:
         command = [QEMU, "-cpu", condition.cpu_model, *command]
-    subprocess.run(
-        command, env=_environment(condition), check=True, capture_output=True
+    result = subprocess.run(
+        command, env=_environment(condition), capture_output=True, text=True
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"{condition.name}: build failed:\n{result.stderr}")
     return out
 
 

@@ -18,7 +18,7 @@ CODECS = list(CONFIG["codecs"])
 
 
 def test_model_dir_holds_exactly_a_model_and_a_card_per_codec_and_the_sums():
-    expected = {"SHA256SUMS"}
+    expected = {"SHA256SUMS", "PROVENANCE.json"}
     expected |= {f"predictor_{c}.onnx" for c in CODECS}
     expected |= {f"predictor_{c}_card.md" for c in CODECS}
     assert {p.name for p in MODEL_DIR.iterdir()} == expected
@@ -29,6 +29,15 @@ def test_committed_files_match_their_sums():
     assert list(sums) == sorted(sums)
     for name, digest in sums.items():
         assert hashes.sha256_file(MODEL_DIR / name) == digest, name
+
+
+def test_provenance_names_the_corpus_of_every_model():
+    provenance = hashes.read_provenance(MODEL_DIR)
+    assert sorted(provenance) == sorted(f"predictor_{c}.onnx" for c in CODECS)
+    for codec in CODECS:
+        entry = provenance[f"predictor_{codec}.onnx"]
+        card = (MODEL_DIR / f"predictor_{codec}_card.md").read_text()
+        assert f"`{entry['corpus']}`" in card and entry["corpus_sha256"] in card
 
 
 def _inputs(codec: registry.Codec) -> np.ndarray:

@@ -48,3 +48,20 @@ def test_compare_names_a_file_the_rebuild_changed(tmp_path):
     rows = verify.compare(committed, _tree(tmp_path / "p", {"m.onnx": b"other"}))
     assert sorted(r.file for r in rows if not r.ok) == ["SHA256SUMS", "m.onnx"]
     assert "MISMATCH" in verify.table(rows)
+
+
+def test_a_model_built_from_another_corpus_is_explained(tmp_path):
+    import json
+
+    def tree(name, label, digest):
+        root = _tree(tmp_path / name, {"predictor_x.onnx": name.encode()})
+        entry = {"corpus": label, "corpus_sha256": digest, "features": "probe"}
+        (root / "PROVENANCE.json").write_text(json.dumps({"predictor_x.onnx": entry}))
+        return root
+
+    committed = tree("c", "real-N=30", "a" * 64)
+    produced = tree("p", "synthetic-stub-N=100", "b" * 64)
+    failures = [r for r in verify.compare(committed, produced) if not r.ok]
+    (note,) = verify.corpus_notes(committed, produced, failures)
+    assert note.startswith("predictor_x.onnx: built from corpus real-N=30")
+    assert "pass that corpus to verify" in note

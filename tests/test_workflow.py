@@ -63,7 +63,8 @@ def built(tmp_path_factory) -> Path:
 def test_build_writes_a_model_and_a_card_per_codec_and_the_sums(built):
     names = set(model_files(built / "model"))
     expected = {f"predictor_{c}.onnx" for c in CODECS}
-    expected |= {f"predictor_{c}_card.md" for c in CODECS} | {"SHA256SUMS"}
+    expected |= {f"predictor_{c}_card.md" for c in CODECS}
+    expected |= {"SHA256SUMS", "PROVENANCE.json"}
     assert names == expected
     check = subprocess.run(
         ["sha256sum", "-c", "SHA256SUMS"], cwd=built / "model", capture_output=True
@@ -73,7 +74,7 @@ def test_build_writes_a_model_and_a_card_per_codec_and_the_sums(built):
 
 def test_built_models_are_the_committed_bytes(built):
     for name, data in model_files(built / "model").items():
-        if name != "SHA256SUMS":
+        if name not in ("SHA256SUMS", "PROVENANCE.json"):  # these list 2 codecs
             assert data == (ROOT / "model" / name).read_bytes(), name
 
 
@@ -143,7 +144,7 @@ def test_a_bad_config_key_stops_before_any_job(tmp_path):
 def test_verify_passes_on_a_fresh_build_and_names_a_changed_model(built):
     passed = snakemake(built, "--cores", "2", "verify")
     assert passed.returncode == 0, passed.stderr[-3000:]
-    assert "all 5 files match" in passed.stdout
+    assert "all 6 files match" in passed.stdout
 
     model = built / "model" / "predictor_av1_qsv.onnx"
     original = model.read_bytes()

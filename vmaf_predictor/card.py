@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vmaf_predictor.allowlist import AllowlistReport
-from vmaf_predictor.corpus import CorpusInfo
 from vmaf_predictor.features import FEATURE_NAMES
-from vmaf_predictor.trained import TrainedModel
+
+if TYPE_CHECKING:  # only for annotations: keeps this module free of onnx
+    from vmaf_predictor.allowlist import AllowlistReport
+    from vmaf_predictor.corpus import CorpusInfo
+    from vmaf_predictor.trained import TrainedModel
 
 STUB_WARNING = (
     "> **WARNING: DO NOT USE IN PRODUCTION.** This is a *synthetic stub*: it was\n"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from vmaf_predictor.card import model_file_name
+from vmaf_predictor.corpus import read_info
 from vmaf_predictor.stage import write_atomic
 
 SUMS_NAME = "SHA256SUMS"
+PROVENANCE_NAME = "PROVENANCE.json"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -25,11 +29,39 @@ def sums_text(paths: Iterable[Path]) -> str:
     return "".join(f"{by_name[name]}  {name}\n" for name in sorted(by_name))
 
 
-def write_sums(paths: Iterable[Path], sums_path: Path) -> str:
-    """Stage entry point: write the SHA256SUMS of ``paths``, atomically."""
+def provenance_text(corpus_infos: Iterable[Path]) -> str:
+    """Which corpus built each model: its label and training-table sha256."""
+    entries = {}
+    for path in corpus_infos:
+        info = read_info(path)
+        entries[model_file_name(info.codec)] = {
+            "corpus": info.label,
+            "corpus_sha256": info.sha256,
+            "features": info.features,
+        }
+    return json.dumps(entries, indent=2, sort_keys=True) + "\n"
+
+
+def write_sums(
+    paths: Iterable[Path], sums_path: Path, corpus_infos: Iterable[Path] = ()
+) -> str:
+    """Stage entry point: write PROVENANCE.json (when ``corpus_infos`` are
+    given) and the SHA256SUMS of ``paths`` and it, atomically."""
+    paths = list(paths)
+    corpus_infos = list(corpus_infos)
+    if corpus_infos:
+        provenance = Path(sums_path).parent / PROVENANCE_NAME
+        write_atomic(provenance, provenance_text(corpus_infos).encode("utf-8"))
+        paths.append(provenance)
     text = sums_text(paths)
     write_atomic(sums_path, text.encode("utf-8"))
     return text
+
+
+def read_provenance(model_dir: Path) -> dict[str, dict[str, str]]:
+    """``PROVENANCE.json`` of a model directory ({} when there is none)."""
+    path = Path(model_dir) / PROVENANCE_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def parse_sums(text: str, source: str = SUMS_NAME) -> dict[str, str]:

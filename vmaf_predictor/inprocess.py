@@ -17,7 +17,16 @@ from typing import Any
 
 import yaml
 
-from vmaf_predictor import allowlist, card, corpus, export, hashes, registry, trained
+from vmaf_predictor import (
+    allowlist,
+    card,
+    corpus,
+    corpus_split,
+    export,
+    hashes,
+    registry,
+    trained,
+)
 from vmaf_predictor.config import train_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +49,23 @@ def build(
     work = out / "work"
     work.mkdir(exist_ok=True)
     allowed = config["allowlist"]
-    published = []
+    split = None
+    if config.get("corpus"):
+        split = corpus_split.split(
+            config["corpus"],
+            registry.registry_from_config(config),
+            work / "real",
+            config.get("corpus_bad_rows", "strict"),
+            config.get("corpus_max_line_bytes", 1 << 20),
+        )
+    published, infos = [], []
     for name in codecs or config["codecs"]:
         codec = registry.codec_from_config(name, config["codecs"][name])
         table, info = work / f"{name}.csv", work / f"{name}.json"
+        real = split.table(name, work / "real") if split else None
+        features = "probe" if real and split.codecs[name].probe else "stand-in"
         corpus.build_corpus(
-            codec, config["synthetic_rows"], config.get("corpus"), table, info
+            codec, config["synthetic_rows"], real, features, table, info
         )
         model_json = work / f"{name}.trained.json"
         train.train_table(name, table, train_settings(config, name), model_json)
@@ -61,7 +81,8 @@ def build(
             model_json, info, report, onnx_path, config["opset"], versions, card_path
         )
         published += [onnx_path, card_path]
-    hashes.write_sums(published, out / hashes.SUMS_NAME)
+        infos.append(info)
+    hashes.write_sums(published, out / hashes.SUMS_NAME, infos)
     return published
 
 

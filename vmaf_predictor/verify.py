@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from vmaf_predictor.hashes import SUMS_NAME, parse_sums, sha256_file
+from vmaf_predictor.hashes import SUMS_NAME, parse_sums, read_provenance, sha256_file
 
 log = logging.getLogger(__name__)
 MISSING = "(missing)"
@@ -86,6 +86,24 @@ def table(rows: list[Comparison], only_failures: bool = False) -> str:
     return "\n".join(lines)
 
 
+def corpus_notes(
+    committed: Path, produced: Path, failures: list[Comparison]
+) -> list[str]:
+    """Explain mismatches of models that a different corpus built."""
+    built_from = read_provenance(committed)
+    rebuilt_from = read_provenance(produced)
+    notes = []
+    for row in failures:
+        then, now = built_from.get(row.file), rebuilt_from.get(row.file)
+        if then and now and then["corpus_sha256"] != now["corpus_sha256"]:
+            notes.append(
+                f"{row.file}: built from corpus {then['corpus']} (training rows "
+                f"sha256 {then['corpus_sha256']}), rebuilt from {now['corpus']}: "
+                "pass that corpus to verify (snakemake verify --config corpus=PATH)"
+            )
+    return notes
+
+
 def regenerate(
     snakefile: Path, config: Mapping[str, Any], work_area: Path, cores: int
 ) -> Path:
@@ -138,9 +156,11 @@ def verify(
     report = table(rows)
     log.info("\n%s", report)
     if failures:
+        notes = corpus_notes(Path(committed), produced, failures)
         raise VerifyError(
             f"verify: {len(failures)} of {len(rows)} files differ from "
             f"{committed}/{SUMS_NAME}:\n{table(rows, only_failures=True)}"
+            + "".join(f"\n{note}" for note in notes)
         )
     print(f"verify: all {len(rows)} files match {committed}/{SUMS_NAME}")
     return rows
