@@ -95,7 +95,7 @@ def table_header() -> bytes:
 
 def table_line(row: Mapping[str, float]) -> bytes:
     """One row of a canonical table: shortest exact ``repr`` floats, LF."""
-    return (",".join(repr(float(row[name])) for name in COLUMNS) + "\n").encode()
+    return (",".join([repr(float(row[name])) for name in COLUMNS]) + "\n").encode()
 
 
 def table_bytes(rows: Sequence[Mapping[str, float]]) -> bytes:

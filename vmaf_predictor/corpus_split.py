@@ -36,6 +36,10 @@ KEY_SPELLINGS: dict[str, tuple[str, ...]] = {
 PROBE_FEATURES = tuple(name for name in FEATURE_NAMES if name != "crf")
 STANDIN_KEYS = ("bitrate_kbps", "framerate", "duration_s", "width", "height")
 NON_NEGATIVE_KEYS = ("bitrate_kbps", "encode_size_bytes", "width", "height")
+SPELLINGS_OF = {
+    key: frozenset(KEY_SPELLINGS.get(key, (key,))) for key in NON_NEGATIVE_KEYS
+}
+PROBE_KEYS = frozenset(PROBE_FEATURES)
 BAD_ROWS_SHOWN = 20
 MANIFEST = "manifest.json"
 
@@ -94,15 +98,19 @@ def corpus_files(path: str | Path) -> list[Path]:
 
 
 def _get(record: Mapping[str, Any], key: str) -> Any:
-    for spelling in KEY_SPELLINGS.get(key, (key,)):
+    if key in record:  # the canonical spelling: the common, fast case
+        return record[key]
+    spellings = KEY_SPELLINGS.get(key, (key,))
+    for spelling in spellings:
         if spelling in record:
             return record[spelling]
-    raise BadRow(f"missing key {' / '.join(KEY_SPELLINGS.get(key, (key,)))}")
+    raise BadRow(f"missing key {' / '.join(spellings)}")
 
 
 def _number(record: Mapping[str, Any], key: str) -> float:
     value = _get(record, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # type() rather than isinstance(): bool is an int subclass, and not a number.
+    if type(value) is not float and type(value) is not int:
         raise BadRow(f"{key} must be a number, got {json.dumps(value)}")
     return float(value)
 
@@ -141,11 +149,11 @@ def training_row(
             f"[{codec.quality_min:g}, {codec.quality_max:g}]"
         )
     for key in NON_NEGATIVE_KEYS:
-        if any(s in record for s in KEY_SPELLINGS.get(key, (key,))):
+        if not SPELLINGS_OF[key].isdisjoint(record):
             value = _number(record, key)
             if not (math.isfinite(value) and value >= 0):
                 raise BadRow(f"{key} must be finite and not negative, got {value:g}")
-    has_probe = all(name in record for name in PROBE_FEATURES)
+    has_probe = record.keys() >= PROBE_KEYS
     if has_probe:
         row = {name: _number(record, name) for name in PROBE_FEATURES}
         row["crf"] = crf
