@@ -80,3 +80,27 @@ def test_card_names_the_model_hash_and_warns_exactly_when_a_stub(codec_name):
     is_stub = "`synthetic-stub-N=" in card
     assert is_stub != ("`real-N=" in card)
     assert ("DO NOT USE IN PRODUCTION" in card) == is_stub
+
+
+@pytest.mark.parametrize("codec_name", CODECS)
+def test_predicted_vmaf_never_rises_as_crf_rises(codec_name):
+    """256 feature vectors x every integer and half-integer quality value of
+    the codec's whole range, zero tolerance."""
+    codec = registry.codec_from_config(codec_name, CONFIG["codecs"][codec_name])
+    session = ort.InferenceSession(
+        str(MODEL_DIR / f"predictor_{codec_name}.onnx"),
+        providers=["CPUExecutionProvider"],
+    )
+    rows = np.asarray(
+        [
+            [r[n] for n in corpus.FEATURE_NAMES]
+            for r in corpus.synthetic_rows(codec, 256)
+        ],
+        dtype=np.float32,
+    )
+    grid = np.arange(codec.quality_min, codec.quality_max + 0.25, 0.5, dtype=np.float32)
+    batch = np.repeat(rows, len(grid), axis=0)
+    batch[:, 0] = np.tile(grid, len(rows))
+    (vmaf,) = session.run(["vmaf"], {"input": batch})
+    rises = np.diff(vmaf.reshape(len(rows), len(grid)), axis=1)
+    assert rises.max() <= 0.0, f"largest rise {rises.max()}"

@@ -1,10 +1,12 @@
+import dataclasses
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
 
-from vmaf_predictor import export, train
+from vmaf_predictor import corpus, export, train
 
 
 def _session(model_bytes: bytes) -> ort.InferenceSession:
@@ -26,22 +28,36 @@ def test_graph_is_opset_18(onnx_x264):
 
 def test_onnxruntime_matches_the_torch_model_within_1e_5(trained_x264, onnx_x264):
     # Recompute the trained torch network here, independently of the stage.
-    model = train.FlatMLP(trained_x264.settings.hidden, torch.zeros(0))
-    theta = torch.tensor(
-        [v for layer in trained_x264.layers for v in _flat(layer)], dtype=torch.float64
-    )
+    s = trained_x264.settings
+    shapes = train.parameter_shapes(s.hidden, s.crf_knots)
+    theta = torch.cat(
+        [torch.tensor(trained_x264.weights[name]).flatten() for name in shapes]
+    ).double()
+    model = train.MonotoneNet(s.hidden, s.crf_knots, theta)
     x = (
         torch.tensor(trained_x264.holdout_inputs, dtype=torch.float64)
         - torch.tensor(trained_x264.mean)
     ) / torch.tensor(trained_x264.std, dtype=torch.float64)
     with torch.no_grad():
-        expected = model.forward(x, theta).squeeze(1).numpy()
+        expected = model.forward(x).squeeze(1).numpy()
     produced = np.asarray(export.run_onnx(onnx_x264, trained_x264.holdout_inputs))
     assert np.max(np.abs(produced - expected)) <= 1e-5
 
 
-def _flat(layer):
-    return [v for row in layer["weight"] for v in row] + layer["bias"]
+def test_predicted_vmaf_never_rises_with_crf(x264, onnx_x264):
+    rows = np.asarray(
+        [
+            [r[n] for n in corpus.FEATURE_NAMES]
+            for r in corpus.synthetic_rows(x264, 256)
+        ],
+        dtype=np.float32,
+    )
+    grid = np.arange(x264.quality_min, x264.quality_max + 0.25, 0.5, dtype=np.float32)
+    batch = np.repeat(rows, len(grid), axis=0)
+    batch[:, 0] = np.tile(grid, len(rows))
+    (vmaf,) = _session(onnx_x264).run(["vmaf"], {"input": batch})
+    curves = vmaf.reshape(len(rows), len(grid))
+    assert np.all(np.diff(curves, axis=1) <= 0.0)
 
 
 def test_outputs_are_finite_and_inside_0_100_even_for_extreme_inputs(onnx_x264):
@@ -69,7 +85,7 @@ def test_graph_carries_no_exporter_metadata(onnx_x264):
 
 
 def test_parity_check_fails_when_the_graph_drifts_from_torch(trained_x264):
-    drifted = train.TrainedModel(**{**vars(trained_x264)})
+    drifted = dataclasses.replace(trained_x264)
     drifted.holdout_predictions = [p + 1e-3 for p in trained_x264.holdout_predictions]
     data = export.build_model(trained_x264, 18).SerializeToString()
     with pytest.raises(ValueError, match="libx264: onnxruntime differs"):

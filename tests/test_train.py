@@ -62,12 +62,12 @@ def test_training_twice_gives_identical_weights(x264):
     settings = TrainSettings(epochs=20)
     first = train.train("libx264", rows, settings)
     second = train.train("libx264", rows, settings)
-    assert json.dumps(first.layers) == json.dumps(second.layers)
+    assert json.dumps(first.weights) == json.dumps(second.weights)
 
 
 def test_exported_weights_are_float32_values(trained_x264):
-    for layer in trained_x264.layers:
-        flat = torch.tensor(layer["weight"], dtype=torch.float64).flatten()
+    for values in trained_x264.weights.values():
+        flat = torch.tensor(values, dtype=torch.float64).flatten()
         assert torch.equal(flat, flat.float().double())
 
 
@@ -85,3 +85,25 @@ def test_held_out_predictions_lie_in_0_100(trained_x264):
 def test_trained_model_round_trips_through_json(trained_x264, tmp_path):
     trained.save(trained_x264, tmp_path / "m.json")
     assert trained.load(tmp_path / "m.json") == trained_x264
+
+
+def test_crf_knots_are_spread_evenly_over_two_standard_deviations():
+    assert train.crf_knots(5) == [-2.0, -1.0, 0.0, 1.0, 2.0]
+
+
+def test_the_crf_basis_never_decreases_with_crf():
+    net = train.MonotoneNet.initialised(8, 3, __import__("random").Random(0))
+    crf = torch.linspace(-4, 4, 81, dtype=torch.float64).unsqueeze(1)
+    basis = torch.cat(
+        [crf, torch.relu(crf - net.knots), -torch.relu(net.knots - crf)], 1
+    )
+    assert torch.all(basis[1:] >= basis[:-1])
+
+
+def test_an_untrained_network_is_already_monotone_in_crf():
+    net = train.MonotoneNet.initialised(16, 4, __import__("random").Random(3))
+    x = torch.zeros(41, 14, dtype=torch.float64)
+    x[:, 0] = torch.linspace(-3, 3, 41, dtype=torch.float64)
+    with torch.no_grad():
+        vmaf = net.forward(x).squeeze(1)
+    assert torch.all(vmaf[1:] <= vmaf[:-1])

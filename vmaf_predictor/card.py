@@ -83,8 +83,11 @@ def render(
         ("features", feature_source),
         (
             "network",
-            f"14 -> {s.hidden} -> {s.hidden} -> 1 MLP, ReLU; input normalisation "
-            "is part of the graph",
+            f"monotone in CRF by construction: a 13 -> {s.hidden} -> {s.hidden} "
+            "ReLU trunk on the other features gives a level and "
+            f"{2 * s.crf_knots + 1} non-negative weights of a CRF basis that never "
+            f"decreases ({s.crf_knots} knots); VMAF = 50 + 50*softsign(level - "
+            "weighted basis); input normalisation is part of the graph",
         ),
         (
             "training",
@@ -117,7 +120,9 @@ value, features in this order: {feature_list}.
 Output `vmaf`: float32 `[N, 1]`, the predicted VMAF, always inside (0, 100)
 (the graph ends in `50 + 50 * softsign(z)`). Read it like a VMAF score: 100 is
 indistinguishable from the source, about 93 is the usual "visually lossless"
-target, below about 70 is visibly degraded.
+target, below about 70 is visibly degraded. With the other features fixed,
+the prediction never rises as the quality value (CRF) rises: the network is
+monotone by construction, so a search over CRF is well defined.
 
 ## Usage
 
@@ -162,8 +167,8 @@ def _limitations(stub: bool, corpus: CorpusInfo) -> str:
     items = [
         "Only as good as its corpus: outside the resolutions, frame rates and "
         "quality values it was trained on, predictions are extrapolations.",
-        "Not monotone in the quality value by construction; check the curve "
-        "before searching it.",
+        "Its CRF curve is piecewise linear between the basis knots (before the "
+        "output squashing) and flat where the model has no evidence of change.",
     ]
     if stub:
         items.insert(

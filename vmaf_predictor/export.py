@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
 from vmaf_predictor.features import N_FEATURES
-from vmaf_predictor.trained import TrainedModel
+from vmaf_predictor.trained import TrainedModel, crf_knots
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "vmaf"
@@ -25,44 +25,59 @@ PARITY_TOLERANCE = 1e-5
 
 
 def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
-    """The graph ``50 + 50*softsign(MLP((x - mean) / std))``, 12 nodes.
+    """The graph of :class:`vmaf_predictor.train.MonotoneNet`, node for node.
 
     It computes in float64 between a Cast in and a Cast out: the weights are
     float32 values (the export rounding rule), but float32 arithmetic alone
     would leave onnxruntime only about one float32 step (7.6e-6 near 100) from
     the trained model, and that margin would depend on the CPU's GEMM kernel.
     """
+    w = trained.weights
+    knots = crf_knots(trained.settings.crf_knots)
 
-    def const(name: str, values: Sequence) -> TensorProto:
-        return numpy_helper.from_array(np.asarray(values, dtype=np.float64), name)
+    def const(name: str, values: Sequence, dtype=np.float64) -> TensorProto:
+        return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
 
-    initializers = [const("mean", [trained.mean]), const("std", [trained.std])]
-    nodes = [
-        helper.make_node(
-            "Cast", [INPUT_NAME], ["input64"], name="widen", to=TensorProto.DOUBLE
-        ),
-        helper.make_node("Sub", ["input64", "mean"], ["centred"], name="centre"),
-        helper.make_node("Div", ["centred", "std"], ["h0"], name="scale"),
+    def node(op: str, inputs: list[str], output: str, **attributes) -> onnx.NodeProto:
+        return helper.make_node(op, inputs, [output], name=output, **attributes)
+
+    initializers = [
+        const("mean", [trained.mean]),
+        const("std", [trained.std]),
+        *(const(name, w[name]) for name in ("w1", "b1", "w2", "b2", "wf", "bf")),
+        *(const(name, w[name]) for name in ("wa", "ba")),
+        const("knots", knots),
+        const("half_range", [50.0]),
+        const("zero", [0], np.int64),
+        const("one", [1], np.int64),
+        const("all", [N_FEATURES], np.int64),
     ]
-    last = len(trained.layers)
-    for i, layer in enumerate(trained.layers, start=1):
-        initializers += [const(f"w{i}", layer["weight"]), const(f"b{i}", layer["bias"])]
-        out = f"z{i}" if i == last else f"a{i}"
-        nodes.append(
-            helper.make_node(
-                "Gemm", [f"h{i - 1}", f"w{i}", f"b{i}"], [out], name=f"linear{i}"
-            )
-        )
-        if i < last:
-            nodes.append(helper.make_node("Relu", [out], [f"h{i}"], name=f"relu{i}"))
-    initializers += [const("half_range", [50.0])]
-    nodes += [
-        helper.make_node("Softsign", [f"z{last}"], ["squashed"], name="squash"),
-        helper.make_node("Mul", ["squashed", "half_range"], ["spread"], name="spread"),
-        helper.make_node("Add", ["spread", "half_range"], ["vmaf64"], name="shift"),
-        helper.make_node(
-            "Cast", ["vmaf64"], [OUTPUT_NAME], name="narrow", to=TensorProto.FLOAT
-        ),
+    nodes = [
+        node("Cast", [INPUT_NAME], "input64", to=TensorProto.DOUBLE),
+        node("Sub", ["input64", "mean"], "centred"),
+        node("Div", ["centred", "std"], "normalised"),
+        node("Slice", ["normalised", "zero", "one", "one"], "crf"),
+        node("Slice", ["normalised", "one", "all", "one"], "others"),
+        node("Gemm", ["others", "w1", "b1"], "linear1"),
+        node("Relu", ["linear1"], "hidden1"),
+        node("Gemm", ["hidden1", "w2", "b2"], "linear2"),
+        node("Relu", ["linear2"], "hidden2"),
+        node("Gemm", ["hidden2", "wf", "bf"], "level"),
+        node("Gemm", ["hidden2", "wa", "ba"], "linear_a"),
+        node("Relu", ["linear_a"], "basis_weights"),
+        node("Sub", ["crf", "knots"], "above_knots"),
+        node("Relu", ["above_knots"], "rising"),
+        node("Sub", ["knots", "crf"], "below_knots"),
+        node("Relu", ["below_knots"], "falling"),
+        node("Neg", ["falling"], "rising_to_zero"),
+        node("Concat", ["crf", "rising", "rising_to_zero"], "basis", axis=1),
+        node("Mul", ["basis_weights", "basis"], "terms"),
+        node("ReduceSum", ["terms", "one"], "crf_penalty", keepdims=1),
+        node("Sub", ["level", "crf_penalty"], "z"),
+        node("Softsign", ["z"], "squashed"),
+        node("Mul", ["squashed", "half_range"], "spread"),
+        node("Add", ["spread", "half_range"], "vmaf64"),
+        node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
     ]
     graph = helper.make_graph(
         nodes,

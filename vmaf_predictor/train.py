@@ -23,7 +23,12 @@ import torch
 from vmaf_predictor import metrics, trained
 from vmaf_predictor.corpus import TARGET, read_table
 from vmaf_predictor.features import FEATURE_NAMES, N_FEATURES
-from vmaf_predictor.trained import TrainedModel, TrainSettings
+from vmaf_predictor.trained import (
+    TrainedModel,
+    TrainSettings,
+    crf_knots,
+    parameter_shapes,
+)
 
 STD_FLOOR = 1e-6
 
@@ -94,60 +99,72 @@ class _Dense(torch.autograd.Function):
         return grad_x, grad_weight, tree_sum(grad, 0)
 
 
-def layer_shapes(hidden: int) -> list[tuple[int, int]]:
-    """(in, out) of the three Linear layers: 14 -> hidden -> hidden -> 1."""
-    return [(N_FEATURES, hidden), (hidden, hidden), (hidden, 1)]
+class MonotoneNet:
+    """VMAF that cannot rise with CRF, by construction.
 
+    ``z = f(o) - sum_j a_j(o) * phi_j(c)`` where ``c`` is the normalised CRF,
+    ``o`` the other 13 features, ``a_j = relu(...) >= 0`` and every basis
+    function ``phi_j`` is non-decreasing in ``c``: ``c`` itself,
+    ``relu(c - t_k)`` and ``-relu(t_k - c)`` for the knots ``t_k``. So ``z``
+    never increases with CRF, and neither does ``50 + 50 * softsign(z)``.
+    Floating point keeps this: each op is monotone in its inputs and the
+    rounding of IEEE-754 operations is monotone too.
 
-class FlatMLP:
-    """The MLP's parameters as views into one flat float64 vector.
-
-    One flat vector lets the optimiser update every parameter with a handful
-    of element-wise ops per step.
+    The parameters are views into one flat float64 vector, so the optimiser
+    updates all of them with a handful of element-wise ops per step.
     """
 
-    def __init__(self, hidden: int, theta: torch.Tensor) -> None:
-        self.shapes = layer_shapes(hidden)
+    def __init__(self, hidden: int, knots: int, theta: torch.Tensor) -> None:
+        self.shapes = parameter_shapes(hidden, knots)
+        self.knots = torch.tensor(crf_knots(knots), dtype=torch.float64)
         self.theta = theta
 
     @classmethod
-    def initialised(cls, hidden: int, rng: random.Random) -> FlatMLP:
+    def initialised(cls, hidden: int, knots: int, rng: random.Random) -> MonotoneNet:
         """PyTorch's default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
         values: list[float] = []
-        for fan_in, fan_out in layer_shapes(hidden):
+        fan_in = N_FEATURES - 1
+        for name, shape in parameter_shapes(hidden, knots).items():
+            if name.startswith("w"):
+                fan_in = shape[0]
             bound = 1.0 / math.sqrt(fan_in)
-            count = fan_in * fan_out + fan_out
+            count = math.prod(shape)
             values.extend(bound * (2.0 * rng.random() - 1.0) for _ in range(count))
         theta = torch.tensor(values, dtype=torch.float64, requires_grad=True)
-        return cls(hidden, theta)
+        return cls(hidden, knots, theta)
 
-    def parameters(self, theta: torch.Tensor | None = None):
-        """(weight [in, out], bias [out]) views of ``theta``, layer by layer."""
+    def parameters(self, theta: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Name -> view of ``theta`` (the model's own vector by default)."""
         theta = self.theta if theta is None else theta
-        offset = 0
-        for fan_in, fan_out in self.shapes:
-            weight = theta[offset : offset + fan_in * fan_out].view(fan_in, fan_out)
-            offset += fan_in * fan_out
-            yield weight, theta[offset : offset + fan_out]
-            offset += fan_out
+        views, offset = {}, 0
+        for name, shape in self.shapes.items():
+            count = math.prod(shape)
+            views[name] = theta[offset : offset + count].view(shape)
+            offset += count
+        return views
 
-    def forward(self, x: torch.Tensor, theta: torch.Tensor | None = None):
+    def forward(
+        self, x: torch.Tensor, theta: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Normalised features [N, 14] -> VMAF [N, 1] in (0, 100).
 
         The head is 50 + 50 * softsign(z): a smooth squashing onto (0, 100)
         like 100 * sigmoid, made of exactly rounded ops only.
         """
-        layers = list(self.parameters(theta))
-        h = x
-        for weight, bias in layers[:-1]:
-            h = torch.relu(_Dense.apply(h, weight, bias))
-        z = _Dense.apply(h, *layers[-1])
+        p = self.parameters(theta)
+        crf, others = x[:, :1], x[:, 1:]
+        h = torch.relu(_Dense.apply(others, p["w1"], p["b1"]))
+        h = torch.relu(_Dense.apply(h, p["w2"], p["b2"]))
+        level = _Dense.apply(h, p["wf"], p["bf"])
+        weights = torch.relu(_Dense.apply(h, p["wa"], p["ba"]))
+        basis = torch.cat(
+            [crf, torch.relu(crf - self.knots), -torch.relu(self.knots - crf)], 1
+        )
+        z = level - tree_sum(weights * basis, 1).unsqueeze(1)
         return 50.0 + 50.0 * (z / (1.0 + z.abs()))
 
-    def layers_as_lists(self) -> list[dict[str, Any]]:
-        return [
-            {"weight": w.tolist(), "bias": b.tolist()} for w, b in self.parameters()
-        ]
+    def weights_as_lists(self) -> dict[str, Any]:
+        return {name: view.tolist() for name, view in self.parameters().items()}
 
 
 class Adam:
@@ -206,7 +223,7 @@ def train(
     x_train, y_train = x_all[train_idx], y_all[train_idx]
 
     rng = random.Random(settings.seed + 1)
-    model = FlatMLP.initialised(settings.hidden, rng)
+    model = MonotoneNet.initialised(settings.hidden, settings.crf_knots, rng)
     optimiser = Adam(model.theta, settings)
     loss_curve = []
     order = list(range(len(train_idx)))
@@ -230,7 +247,7 @@ def train(
         settings=settings,
         mean=mean,
         std=std,
-        layers=model.layers_as_lists(),
+        weights=model.weights_as_lists(),
         n_train=len(train_idx),
         n_holdout=len(holdout_idx),
         metrics={

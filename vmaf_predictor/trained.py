@@ -7,12 +7,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vmaf_predictor.features import N_FEATURES
+
 
 @dataclass(frozen=True)
 class TrainSettings:
     """Hyper-parameters; every field reaches the train rule as a param."""
 
     hidden: int = 64
+    crf_knots: int = 6
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 5e-3
@@ -23,6 +26,36 @@ class TrainSettings:
     holdout_fraction: float = 0.2
 
 
+def crf_knots(count: int) -> list[float]:
+    """Knots of the CRF basis, evenly over [-2, 2] normalised CRF.
+
+    Plain Python arithmetic (not torch.linspace, whose vector kernel may
+    round differently per CPU).
+    """
+    if count == 1:
+        return [0.0]
+    return [-2.0 + 4.0 * i / (count - 1) for i in range(count)]
+
+
+def parameter_shapes(hidden: int, knots: int) -> dict[str, tuple[int, ...]]:
+    """Name -> shape, in the order of the flat parameter vector.
+
+    A trunk (13 non-CRF features -> hidden -> hidden) feeds two heads: ``f``,
+    the VMAF level, and ``a``, the non-negative weights of the CRF basis.
+    """
+    basis = 2 * knots + 1
+    return {
+        "w1": (N_FEATURES - 1, hidden),
+        "b1": (hidden,),
+        "w2": (hidden, hidden),
+        "b2": (hidden,),
+        "wf": (hidden, 1),
+        "bf": (1,),
+        "wa": (hidden, basis),
+        "ba": (basis,),
+    }
+
+
 @dataclass
 class TrainedModel:
     """Everything export, card and report need from a training run."""
@@ -31,7 +64,7 @@ class TrainedModel:
     settings: TrainSettings
     mean: list[float]
     std: list[float]
-    layers: list[dict[str, Any]]  # {"weight": [K][M], "bias": [M]}
+    weights: dict[str, Any]  # name -> nested lists (see train.parameter_shapes)
     n_train: int
     n_holdout: int
     metrics: dict[str, float]
