@@ -1,4 +1,4 @@
-"""Stage 2: train the documented MLP on one codec's rows, bit-portably.
+"""Stage 2: train the monotone VMAF network on one codec's rows, bit-portably.
 
 Why the bytes do not depend on the CPU: every floating-point operation here is
 a correctly rounded IEEE-754 operation (+, -, *, /, sqrt, abs, max) applied

@@ -1,0 +1,192 @@
+"""The runtime surface: predict VMAF for a shot, and pick the CRF that meets a target.
+
+from vmaf_predictor.predictor import Predictor, encode_features
+
+predictor = Predictor("model/predictor_libx264.onnx")   # or Predictor() for the curve
+features = encode_features(bitrate_kbps=3000, fps=24, width=1920, height=1080)
+predictor.predict_vmaf(features, crf=30, codec="libx264")
+predictor.pick_crf(features, target_vmaf=93, codec="libx264")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from vmaf_predictor.features import FEATURE_NAMES, N_FEATURES, standin_features
+from vmaf_predictor.registry import Codec, registry_from_config
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "model"
+BUILD_COMMAND = "make all_stubs (or: snakemake --cores 4 all_stubs)"
+OTHER_FEATURES = FEATURE_NAMES[1:]
+
+
+class ModelError(ValueError):
+    """A file that is not a usable VMAF-predictor model."""
+
+
+@cache
+def codec_registry() -> dict[str, Codec]:
+    """The 14 codecs of the repository's config.yaml."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    return registry_from_config(config)
+
+
+def lookup_codec(name: str) -> Codec:
+    """The registry entry of ``name``; ValueError listing the known codecs."""
+    codecs = codec_registry()
+    if name not in codecs:
+        raise ValueError(f"unknown codec {name!r}; known: {', '.join(codecs)}")
+    return codecs[name]
+
+
+def encode_features(
+    bitrate_kbps: float,
+    fps: float,
+    width: int,
+    height: int,
+    duration_s: float = 5.0,
+) -> dict[str, float]:
+    """The 13 non-CRF features of a shot known only by its probe encode.
+
+    The deterministic stand-ins the models were trained with when a corpus
+    row had no probe statistics.
+    """
+    features = standin_features(0, bitrate_kbps, fps, duration_s, width, height)
+    return {name: features[name] for name in OTHER_FEATURES}
+
+
+def model_path_for(codec: str, model_dir: str | Path = MODEL_DIR) -> Path:
+    return Path(model_dir) / f"predictor_{codec}.onnx"
+
+
+@dataclass(frozen=True)
+class CrfChoice:
+    """The result of :meth:`Predictor.pick_crf`."""
+
+    crf: int
+    predicted_vmaf: float
+    target_vmaf: float
+    met: bool  # False: no quality value reaches the target; crf is the range's lowest
+    model_calls: int
+
+
+class Predictor:
+    """Predicted VMAF from the ONNX model, or from the analytical curve.
+
+    ``Predictor()`` uses each codec's analytical fallback curve;
+    ``Predictor(model_path)`` loads one codec's ONNX model in onnxruntime.
+    """
+
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.model_codec: str | None = None
+        self._session = None
+        if self.model_path is not None:
+            self._session, self.model_codec = _load(self.model_path)
+
+    def predict_vmaf(
+        self, features: Mapping[str, float], crf: float, codec: str
+    ) -> float:
+        """Predicted VMAF in [0, 100] for ``features`` encoded at ``crf``."""
+        return self._predict(features, [crf], lookup_codec(codec))[0]
+
+    def pick_crf(
+        self, features: Mapping[str, float], target_vmaf: float, codec: str
+    ) -> CrfChoice:
+        """The highest quality value whose prediction still meets the target.
+
+        Binary search over the codec's integer quality range (predictions
+        never rise with CRF), at most ceil(log2(range)) + 1 model calls. When
+        no value meets the target, the lowest value of the range, with
+        ``met=False``.
+        """
+        entry = lookup_codec(codec)
+        low, high = int(entry.quality_min), int(entry.quality_max)
+        calls = 1
+        best_vmaf = self._predict(features, [low], entry)[0]
+        if best_vmaf < target_vmaf:
+            return CrfChoice(low, best_vmaf, target_vmaf, False, calls)
+        good, bad = low, high + 1  # prediction(good) meets the target; bad may not
+        while bad - good > 1:
+            middle = (good + bad) // 2
+            vmaf = self._predict(features, [middle], entry)[0]
+            calls += 1
+            if vmaf >= target_vmaf:
+                good, best_vmaf = middle, vmaf
+            else:
+                bad = middle
+        return CrfChoice(good, best_vmaf, target_vmaf, True, calls)
+
+    def _predict(
+        self, features: Mapping[str, float], crfs: list[float], codec: Codec
+    ) -> list[float]:
+        missing = [name for name in OTHER_FEATURES if name not in features]
+        if self._session is None:
+            if "probe_bitrate_kbps" in missing:
+                raise ValueError("features need probe_bitrate_kbps")
+            bitrate = float(features["probe_bitrate_kbps"])
+            return [codec.analytical_vmaf(crf, bitrate) for crf in crfs]
+        if self.model_codec != codec.name:
+            raise ValueError(
+                f"{self.model_path} was built for {self.model_codec}, not {codec.name}"
+            )
+        if missing:
+            raise ValueError(f"features are missing {', '.join(missing)}")
+        rows = [
+            [crf, *(float(features[name]) for name in OTHER_FEATURES)] for crf in crfs
+        ]
+        (vmaf,) = self._session.run(["vmaf"], {"input": np.asarray(rows, np.float32)})
+        return [min(100.0, max(0.0, float(v))) for v in vmaf[:, 0]]
+
+
+def _load(path: Path):
+    """An onnxruntime session and the codec of a predictor file, checked."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no model at {path}: build the models with {BUILD_COMMAND}"
+        )
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises several unrelated types
+        raise ModelError(f"{path} is not a loadable ONNX model: {error}") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    shape_ok = (
+        len(inputs) == 1
+        and inputs[0].type == "tensor(float)"
+        and len(inputs[0].shape) == 2
+        and inputs[0].shape[1] == N_FEATURES
+    )
+    if not shape_ok or [o.name for o in outputs] != ["vmaf"]:
+        found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
+        raise ModelError(
+            f"{path} is not a VMAF predictor: expected one float input [N, "
+            f"{N_FEATURES}] and output 'vmaf', found inputs {found}"
+        )
+    graph_name = session.get_modelmeta().graph_name
+    codec = graph_name.removeprefix("vmaf_predictor_")
+    if graph_name == codec or codec not in codec_registry():
+        raise ModelError(f"{path}: graph {graph_name!r} names no known codec")
+    return session, codec
+
+
+def analytical_crf(codec: Codec, bitrate_kbps: float, target_vmaf: float) -> float:
+    """The real-valued CRF at which the analytical curve equals the target.
+
+    Solves ``c*D^2 + b*D - (a + d*log10(bitrate) - target) = 0`` for the root
+    on the falling side of the curve; used to check :meth:`Predictor.pick_crf`.
+    """
+    rhs = codec.a + codec.d * math.log10(max(bitrate_kbps, 1.0)) - target_vmaf
+    delta = (-codec.b + math.sqrt(codec.b * codec.b + 4 * codec.c * rhs)) / (
+        2 * codec.c
+    )
+    return codec.crf_ref + delta
