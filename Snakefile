@@ -1,5 +1,6 @@
 # The VMAF-predictor model factory: for each codec of config.yaml,
-# corpus -> train -> export -> allowlist -> card -> publish, then hash.
+# corpus -> train -> export -> allowlist -> validate -> card -> publish,
+# then hash.
 # Start with README.md; `snakemake --cores 4` builds model/.
 
 from snakemake.utils import min_version
@@ -15,6 +16,7 @@ include: "rules/corpus.smk"
 include: "rules/train.smk"
 include: "rules/export.smk"
 include: "rules/allowlist.smk"
+include: "rules/validate.smk"
 include: "rules/card.smk"
 include: "rules/hash.smk"
 include: "rules/verify.smk"

@@ -5,6 +5,7 @@ rule card:
         trained="results/train/{codec}.json",
         corpus_info="results/corpus/{codec}.json",
         allowlist="results/allowlist/{codec}.json",
+        validation="results/validate/{codec}.json",
         onnx="results/export/predictor_{codec}.onnx",
     output:
         "results/card/predictor_{codec}_card.md",

@@ -6,6 +6,7 @@ with logged_to(snakemake.log[0]) as log:
         snakemake.input.trained,
         snakemake.input.corpus_info,
         snakemake.input.allowlist,
+        snakemake.input.validation,
         snakemake.input.onnx,
         snakemake.params.opset,
         snakemake.params.built_with,

@@ -5,6 +5,7 @@ import pytest
 from vmaf_predictor import card, hashes
 from vmaf_predictor.allowlist import AllowlistReport
 from vmaf_predictor.corpus import CorpusInfo
+from vmaf_predictor.validate import ValidationReport
 
 VERSIONS = {"numpy": "1", "onnx": "2", "torch": "3"}
 
@@ -12,8 +13,9 @@ VERSIONS = {"numpy": "1", "onnx": "2", "torch": "3"}
 def _render(trained, onnx_bytes, kind="synthetic-stub", rows=100):
     info = CorpusInfo("libx264", kind, rows, "stand-in", "ab" * 32)
     report = AllowlistReport("libx264", "pass", ["Gemm"], 12)
+    validation = ValidationReport("libx264", "pass", 115, 1.5, 99.1, 256, 103, 0.0, 84)
     sha = hashes.sha256_bytes(onnx_bytes)
-    return card.render(trained, info, report, onnx_bytes, sha, 18, VERSIONS)
+    return card.render(trained, info, report, validation, onnx_bytes, sha, 18, VERSIONS)
 
 
 def test_stub_card_carries_the_do_not_use_warning(trained_x264, onnx_x264):

@@ -79,7 +79,8 @@ def test_built_models_are_the_committed_bytes(built):
 
 
 def test_every_job_leaves_a_log_and_a_benchmark(built):
-    for stage in ("corpus", "train", "export", "allowlist", "card", "publish"):
+    stages = ("corpus", "train", "export", "allowlist", "validate", "card", "publish")
+    for stage in stages:
         for codec in CODECS:
             assert (built / "logs" / stage / f"{codec}.log").is_file()
             assert (built / "benchmarks" / stage / f"{codec}.tsv").is_file()
@@ -116,6 +117,7 @@ def test_changing_one_codecs_settings_reruns_only_that_codec(built, tmp_path):
         "train",
         "export",
         "allowlist",
+        "validate",
         "card",
         "publish",
     }
@@ -240,7 +242,7 @@ def test_adding_rows_for_a_stub_codec_flips_only_that_codec(real_built, tmp_path
     jobs = _planned_with(checkout, more)
     assert {codec for _, codec in jobs} == {"av1_qsv"}
     assert {rule for rule, _ in jobs} == {"corpus", "train", "export", "allowlist",
-                                         "card", "publish"}  # fmt: skip
+                                         "validate", "card", "publish"}  # fmt: skip
 
 
 def test_a_bad_corpus_row_stops_before_any_job(tmp_path):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # only for annotations: keeps this module free of onnx
     from vmaf_predictor.allowlist import AllowlistReport
     from vmaf_predictor.corpus import CorpusInfo
     from vmaf_predictor.trained import TrainedModel
+    from vmaf_predictor.validate import ValidationReport
 
 STUB_WARNING = (
     "> **WARNING: DO NOT USE IN PRODUCTION.** This is a *synthetic stub*: it was\n"
@@ -50,6 +51,7 @@ def render(
     trained: TrainedModel,
     corpus: CorpusInfo,
     allowlist: AllowlistReport,
+    validation: ValidationReport,
     onnx_bytes: bytes,
     onnx_sha256: str,
     opset: int,
@@ -147,6 +149,10 @@ print(float(vmaf[0, 0]))
 
 {provenance}
 
+## Validation
+
+{_validation(validation, trained)}
+
 ## Held-out metrics
 
 | PLCC | SROCC | RMSE (VMAF points) | rows |
@@ -157,6 +163,25 @@ print(float(vmaf[0, 0]))
 
 {_limitations(stub, corpus)}
 """
+
+
+def _validation(v: ValidationReport, trained: TrainedModel) -> str:
+    return (
+        f"Checked in onnxruntime (CPU), loaded as a consumer would: **{v.status}**.\n"
+        "\n"
+        "- input `input` float32 `[N, 14]`, output `vmaf` float32 `[N, 1]`;\n"
+        f"- outputs finite and inside [0, 100] over {v.range_inputs} inputs (the "
+        "training rows, and all zeros, a huge bitrate, 8K frames, 1 fps and "
+        "240 fps at the lowest, default and highest quality value): lowest "
+        f"{v.lowest:.2f}, highest {v.highest:.2f};\n"
+        "- predicted VMAF never rises with the quality value: "
+        f"{v.monotone_vectors} feature vectors x {v.quality_values} values (every "
+        "integer and half-integer of the range), largest change from one value "
+        f"to the next {v.largest_step:+.4f};\n"
+        "- onnxruntime agrees with the trained float64 model within 1e-5 on "
+        f"{v.parity_rows} rows ({trained.n_holdout} held out, the rest extremes "
+        "and rows spanning the training data)."
+    )
 
 
 def _table(*rows: tuple[str, str]) -> str:
@@ -194,19 +219,21 @@ def write_card(
     trained_path: Path,
     corpus_info_path: Path,
     allowlist_path: Path,
+    validation_path: Path,
     onnx_path: Path,
     opset: int,
     versions: Mapping[str, str],
     card_path: Path,
 ) -> str:
     """Stage entry point: render the card of one codec from its stage outputs."""
-    from vmaf_predictor import allowlist, corpus, hashes, trained
+    from vmaf_predictor import allowlist, corpus, hashes, trained, validate
 
     onnx_bytes = Path(onnx_path).read_bytes()
     text = render(
         trained=trained.load(trained_path),
         corpus=corpus.read_info(corpus_info_path),
         allowlist=allowlist.read_report(allowlist_path),
+        validation=validate.read_report(validation_path),
         onnx_bytes=onnx_bytes,
         onnx_sha256=hashes.sha256_bytes(onnx_bytes),
         opset=opset,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 FEATURE_NAMES: tuple[str, ...] = (
     "crf",
     "probe_bitrate_kbps",
@@ -63,3 +65,34 @@ def standin_features(
         "width": float(width),
         "height": float(height),
     }
+
+
+def extreme_inputs(crfs: Sequence[float]) -> list[list[float]]:
+    """Inputs a consumer might send that training never saw, at each CRF:
+    all zeros, a huge bitrate, an 8K frame, 1 fps and 240 fps."""
+    typical = {"bitrate": 3000.0, "i": 7.8e4, "p": 1.6e4, "b": 7.8e3}
+    probe = [*typical.values(), 0.5, 0.05, 6.0, 110.0, 2e3]
+    shapes = [
+        [0.0] * (N_FEATURES - 1),
+        [1e6, 1e7, 1e7, 1e7, 1.0, 1.0, 100.0, 255.0, 1e4, 1e5, 240.0, 7680.0, 4320.0],
+        [*probe, 120.0, 30.0, 7680.0, 4320.0],
+        [*probe, 5.0, 1.0, 1920.0, 1080.0],
+        [*probe, 1200.0, 240.0, 1920.0, 1080.0],
+    ]
+    return [[float(crf), *shape] for crf in crfs for shape in shapes]
+
+
+def spanning_rows(rows: Sequence[Sequence[float]], count: int) -> list[list[float]]:
+    """``count`` feature vectors spanning the training rows: the rows
+    themselves (evenly spaced when there are more), then midpoints of
+    deterministic pairs of rows."""
+    n = len(rows)
+    if n >= count:
+        return [list(rows[i * n // count]) for i in range(count)]
+    spanning = [list(row) for row in rows]
+    i = 0
+    while len(spanning) < count:
+        a, b = rows[i % n], rows[(i * 37 + 11) % n]
+        spanning.append([(x + y) / 2.0 for x, y in zip(a, b, strict=True)])
+        i += 1
+    return spanning

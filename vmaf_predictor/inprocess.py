@@ -26,6 +26,7 @@ from vmaf_predictor import (
     hashes,
     registry,
     trained,
+    validate,
 )
 from vmaf_predictor.config import train_settings
 
@@ -75,10 +76,19 @@ def build(
         allowlist.check_file(
             onnx_path, name, allowed["ops"], allowed["loop_max_trip_count"], report
         )
+        validation = work / f"{name}.validation.json"
+        validate.validate_file(onnx_path, model_json, codec, table, validation)
         card_path = out / card.card_file_name(name)
         versions = built_with if built_with is not None else card.built_with()
         card.write_card(
-            model_json, info, report, onnx_path, config["opset"], versions, card_path
+            model_json,
+            info,
+            report,
+            validation,
+            onnx_path,
+            config["opset"],
+            versions,
+            card_path,
         )
         published += [onnx_path, card_path]
         infos.append(info)

@@ -22,7 +22,12 @@ import torch
 
 from vmaf_predictor import metrics, trained
 from vmaf_predictor.corpus import TARGET, read_table
-from vmaf_predictor.features import FEATURE_NAMES, N_FEATURES
+from vmaf_predictor.features import (
+    FEATURE_NAMES,
+    N_FEATURES,
+    extreme_inputs,
+    spanning_rows,
+)
 from vmaf_predictor.trained import (
     TrainedModel,
     TrainSettings,
@@ -31,6 +36,9 @@ from vmaf_predictor.trained import (
 )
 
 STD_FLOOR = 1e-6
+# Rows beyond the held-out ones on which the validate stage compares
+# onnxruntime with this float64 model.
+PARITY_ROWS = 64
 
 
 def split_indices(
@@ -238,9 +246,19 @@ def train(
             epoch_losses.append(loss.item())
         loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
 
+    crfs = [row[0] for row in features]
+    check_inputs = [
+        to_float32(row)
+        for row in extreme_inputs([min(crfs), max(crfs)])
+        + spanning_rows(features, PARITY_ROWS)
+    ]
+    x_check = (torch.tensor(check_inputs, dtype=torch.float64) - torch.tensor(mean)) / (
+        torch.tensor(std, dtype=torch.float64)
+    )
     with torch.no_grad():
         model.theta.copy_(model.theta.float().double())
         predictions = model.forward(x_all[holdout_idx]).squeeze(1).tolist()
+        check_predictions = model.forward(x_check).squeeze(1).tolist()
     held_targets = [targets[i] for i in holdout_idx]
     return TrainedModel(
         codec=codec,
@@ -259,6 +277,8 @@ def train(
         holdout_inputs=[features[i] for i in holdout_idx],
         holdout_targets=held_targets,
         holdout_predictions=predictions,
+        check_inputs=check_inputs,
+        check_predictions=check_predictions,
     )
 
 

@@ -72,6 +72,9 @@ class TrainedModel:
     holdout_inputs: list[list[float]] = field(default_factory=list)
     holdout_targets: list[float] = field(default_factory=list)
     holdout_predictions: list[float] = field(default_factory=list)
+    # Extremes and rows spanning the training data, for the validate stage.
+    check_inputs: list[list[float]] = field(default_factory=list)
+    check_predictions: list[float] = field(default_factory=list)
 
 
 def save(model: TrainedModel, path: Path) -> None:

@@ -1,0 +1,153 @@
+"""Stage: check each exported model the way its consumer uses it.
+
+Loads the file in onnxruntime (CPU provider) and stops the build, naming the
+codec, the input and the values, unless
+  - the input and output are the documented ones;
+  - outputs are finite and inside [0, 100] over the training distribution
+    and over extreme inputs;
+  - predicted VMAF never rises as the quality value rises, at every integer
+    and half-integer value of the codec's range, for 256 feature vectors
+    spanning the training data (zero tolerance);
+  - onnxruntime agrees with the trained float64 model within 1e-5.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vmaf_predictor import corpus
+from vmaf_predictor.export import INPUT_NAME, OUTPUT_NAME, PARITY_TOLERANCE
+from vmaf_predictor.features import FEATURE_NAMES, extreme_inputs, spanning_rows
+from vmaf_predictor.registry import Codec
+from vmaf_predictor.trained import TrainedModel
+
+MONOTONE_VECTORS = 256
+EXPECTED_IO = (
+    (INPUT_NAME, "tensor(float)", ["N", len(FEATURE_NAMES)]),
+    (OUTPUT_NAME, "tensor(float)", ["N", 1]),
+)
+
+
+class ValidationError(ValueError):
+    """A model fails a check its consumer relies on."""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    codec: str
+    status: str
+    range_inputs: int
+    lowest: float
+    highest: float
+    monotone_vectors: int
+    quality_values: int
+    largest_step: float  # the largest change of VMAF from one value to the next
+    parity_rows: int
+
+
+def _session(model_bytes: bytes):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+
+
+def _run(session, inputs: np.ndarray) -> np.ndarray:
+    (output,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs.astype(np.float32)})
+    return output[:, 0].astype(np.float64)
+
+
+def quality_grid(codec: Codec) -> np.ndarray:
+    """Every integer and half-integer quality value of the codec's range."""
+    return np.arange(codec.quality_min, codec.quality_max + 0.25, 0.5)
+
+
+def validate(
+    model_bytes: bytes,
+    trained: TrainedModel,
+    codec: Codec,
+    rows: list[list[float]],
+) -> ValidationReport:
+    """All checks; :class:`ValidationError` naming what failed."""
+    name = codec.name
+    session = _session(model_bytes)
+    found = tuple(
+        (arg.name, arg.type, list(arg.shape))
+        for arg in (*session.get_inputs(), *session.get_outputs())
+    )
+    if found != EXPECTED_IO:
+        raise ValidationError(f"{name}: graph has {found}, expected {EXPECTED_IO}")
+
+    crfs = [codec.quality_min, codec.quality_default, codec.quality_max]
+    probe = np.asarray(rows + extreme_inputs(crfs))
+    vmaf = _run(session, probe)
+    bad = np.flatnonzero(~np.isfinite(vmaf) | (vmaf < 0.0) | (vmaf > 100.0))
+    if bad.size:
+        i = bad[0]
+        raise ValidationError(
+            f"{name}: output {vmaf[i]} outside [0, 100] for input {probe[i].tolist()}"
+        )
+
+    vectors = spanning_rows(rows, MONOTONE_VECTORS)
+    grid = quality_grid(codec)
+    batch = np.repeat(np.asarray(vectors), len(grid), axis=0)
+    batch[:, 0] = np.tile(grid, len(vectors))
+    curves = _run(session, batch).reshape(len(vectors), len(grid))
+    steps = np.diff(curves, axis=1)
+    if steps.max() > 0.0:
+        v, j = np.unravel_index(np.argmax(steps), steps.shape)
+        raise ValidationError(
+            f"{name}: predicted VMAF rises from {curves[v, j]} at crf {grid[j]:g} to "
+            f"{curves[v, j + 1]} at crf {grid[j + 1]:g} for features "
+            f"{dict(zip(FEATURE_NAMES[1:], vectors[v][1:], strict=True))}"
+        )
+
+    parity_inputs = trained.holdout_inputs + trained.check_inputs
+    expected = np.asarray(trained.holdout_predictions + trained.check_predictions)
+    produced = _run(session, np.asarray(parity_inputs))
+    gaps = np.abs(produced - expected)
+    if not gaps.max() <= PARITY_TOLERANCE:
+        i = int(np.argmax(gaps))
+        raise ValidationError(
+            f"{name}: onnxruntime gives {produced[i]}, the trained model "
+            f"{expected[i]} (tolerance {PARITY_TOLERANCE:g}) for input "
+            f"{parity_inputs[i]}"
+        )
+    return ValidationReport(
+        codec=name,
+        status="pass",
+        range_inputs=len(probe),
+        lowest=round(float(vmaf.min()), 2),
+        highest=round(float(vmaf.max()), 2),
+        monotone_vectors=len(vectors),
+        quality_values=len(grid),
+        largest_step=round(float(steps.max()), 4) + 0.0,  # + 0.0: no "-0.0"
+        parity_rows=len(parity_inputs),
+    )
+
+
+def validate_file(
+    onnx_path: Path,
+    trained_path: Path,
+    codec: Codec,
+    table_path: Path,
+    report_path: Path,
+) -> ValidationReport:
+    """Stage entry point: validate one exported model, write the report."""
+    from vmaf_predictor import trained as trained_io
+
+    rows = [
+        [row[name] for name in FEATURE_NAMES] for row in corpus.read_table(table_path)
+    ]
+    report = validate(
+        Path(onnx_path).read_bytes(), trained_io.load(trained_path), codec, rows
+    )
+    Path(report_path).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    return report
+
+
+def read_report(path: Path) -> ValidationReport:
+    return ValidationReport(**json.loads(Path(path).read_text()))
