@@ -49,10 +49,11 @@ class ValidationReport:
     parity_rows: int
 
 
-def _session(model_bytes: bytes):
+def consumer_session(model: bytes | str):
+    """An onnxruntime session on the CPU provider, as a consumer opens one."""
     import onnxruntime as ort
 
-    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
 
 def _run(session, inputs: np.ndarray) -> np.ndarray:
@@ -65,15 +66,8 @@ def quality_grid(codec: Codec) -> np.ndarray:
     return np.arange(codec.quality_min, codec.quality_max + 0.25, 0.5)
 
 
-def validate(
-    model_bytes: bytes,
-    trained: TrainedModel,
-    codec: Codec,
-    rows: list[list[float]],
-) -> ValidationReport:
-    """All checks; :class:`ValidationError` naming what failed."""
-    name = codec.name
-    session = _session(model_bytes)
+def check_io(session, name: str) -> None:
+    """The documented input and output names, types and shapes."""
     found = tuple(
         (arg.name, arg.type, list(arg.shape))
         for arg in (*session.get_inputs(), *session.get_outputs())
@@ -81,17 +75,22 @@ def validate(
     if found != EXPECTED_IO:
         raise ValidationError(f"{name}: graph has {found}, expected {EXPECTED_IO}")
 
-    crfs = [codec.quality_min, codec.quality_default, codec.quality_max]
-    probe = np.asarray(rows + extreme_inputs(crfs))
-    vmaf = _run(session, probe)
+
+def check_range(session, name: str, inputs: np.ndarray) -> np.ndarray:
+    """Finite outputs inside [0, 100]; returns them."""
+    vmaf = _run(session, inputs)
     bad = np.flatnonzero(~np.isfinite(vmaf) | (vmaf < 0.0) | (vmaf > 100.0))
     if bad.size:
         i = bad[0]
         raise ValidationError(
-            f"{name}: output {vmaf[i]} outside [0, 100] for input {probe[i].tolist()}"
+            f"{name}: output {vmaf[i]} outside [0, 100] for input {inputs[i].tolist()}"
         )
+    return vmaf
 
-    vectors = spanning_rows(rows, MONOTONE_VECTORS)
+
+def check_monotone(session, codec: Codec, vectors: list[list[float]]) -> float:
+    """VMAF never rises along the quality grid, for each feature vector;
+    returns the largest step (<= 0)."""
     grid = quality_grid(codec)
     batch = np.repeat(np.asarray(vectors), len(grid), axis=0)
     batch[:, 0] = np.tile(grid, len(vectors))
@@ -100,32 +99,53 @@ def validate(
     if steps.max() > 0.0:
         v, j = np.unravel_index(np.argmax(steps), steps.shape)
         raise ValidationError(
-            f"{name}: predicted VMAF rises from {curves[v, j]} at crf {grid[j]:g} to "
-            f"{curves[v, j + 1]} at crf {grid[j + 1]:g} for features "
+            f"{codec.name}: predicted VMAF rises from {curves[v, j]} at crf "
+            f"{grid[j]:g} to {curves[v, j + 1]} at crf {grid[j + 1]:g} for features "
             f"{dict(zip(FEATURE_NAMES[1:], vectors[v][1:], strict=True))}"
         )
+    return float(steps.max())
 
-    parity_inputs = trained.holdout_inputs + trained.check_inputs
+
+def check_parity(session, trained: TrainedModel) -> int:
+    """onnxruntime within 1e-5 of the trained float64 model; returns the rows."""
+    inputs = trained.holdout_inputs + trained.check_inputs
     expected = np.asarray(trained.holdout_predictions + trained.check_predictions)
-    produced = _run(session, np.asarray(parity_inputs))
+    produced = _run(session, np.asarray(inputs))
     gaps = np.abs(produced - expected)
     if not gaps.max() <= PARITY_TOLERANCE:
         i = int(np.argmax(gaps))
         raise ValidationError(
-            f"{name}: onnxruntime gives {produced[i]}, the trained model "
-            f"{expected[i]} (tolerance {PARITY_TOLERANCE:g}) for input "
-            f"{parity_inputs[i]}"
+            f"{trained.codec}: onnxruntime gives {produced[i]}, the trained model "
+            f"{expected[i]} (tolerance {PARITY_TOLERANCE:g}) for input {inputs[i]}"
         )
+    return len(inputs)
+
+
+def validate(
+    model_bytes: bytes,
+    trained: TrainedModel,
+    codec: Codec,
+    rows: list[list[float]],
+) -> ValidationReport:
+    """All checks; :class:`ValidationError` naming what failed."""
+    session = consumer_session(model_bytes)
+    check_io(session, codec.name)
+    crfs = [codec.quality_min, codec.quality_default, codec.quality_max]
+    probe = np.asarray(rows + extreme_inputs(crfs))
+    vmaf = check_range(session, codec.name, probe)
+    vectors = spanning_rows(rows, MONOTONE_VECTORS)
+    largest_step = check_monotone(session, codec, vectors)
+    parity_rows = check_parity(session, trained)
     return ValidationReport(
-        codec=name,
+        codec=codec.name,
         status="pass",
         range_inputs=len(probe),
         lowest=round(float(vmaf.min()), 2),
         highest=round(float(vmaf.max()), 2),
         monotone_vectors=len(vectors),
-        quality_values=len(grid),
-        largest_step=round(float(steps.max()), 4) + 0.0,  # + 0.0: no "-0.0"
-        parity_rows=len(parity_inputs),
+        quality_values=len(quality_grid(codec)),
+        largest_step=round(largest_step, 4) + 0.0,  # + 0.0: no "-0.0"
+        parity_rows=parity_rows,
     )
 
 
