@@ -4,8 +4,8 @@
 from pathlib import Path
 
 from vmaf_predictor import config as workflow_config
-from vmaf_predictor.card import built_with, card_file_name, model_file_name
 from vmaf_predictor import corpus_split
+from vmaf_predictor.card import built_with, card_file_name, model_file_name
 from vmaf_predictor.registry import registry_from_config
 
 try:
@@ -21,28 +21,10 @@ REGISTRY = registry_from_config(config)
 # wrong path or a bad row stops here, and a table is rewritten only when its
 # rows change (so only that codec retrains).
 REAL_DIR = "results/corpus/real"
-SPLIT = None
-if config["corpus"]:
-    try:
-        SPLIT = corpus_split.split(
-            config["corpus"],
-            REGISTRY,
-            REAL_DIR,
-            config["corpus_bad_rows"],
-            config["corpus_max_line_bytes"],
-        )
-    except (FileNotFoundError, corpus_split.CorpusError) as error:
-        raise WorkflowError(f"config key corpus: {error}") from None
-    corpus_split.write_report(
-        SPLIT, "results/corpus_report.json", "results/corpus_report.md"
-    )
-    stubs = [c for c in config["codecs"] if SPLIT.table(c, REAL_DIR) is None]
-    logger.info(
-        f"corpus {config['corpus']}: {SPLIT.kept} rows kept for "
-        f"{len(config['codecs']) - len(stubs)} codecs (report: "
-        f"results/corpus_report.md); fewer than 2 rows, so synthetic stub: "
-        f"{', '.join(stubs) or 'none'}"
-    )
+try:
+    SPLIT = corpus_split.prepare(config, REGISTRY, REAL_DIR, "results", logger.info)
+except (FileNotFoundError, corpus_split.CorpusError) as error:
+    raise WorkflowError(f"config key corpus: {error}") from None
 # The package is an input of every stage, so editing its code reruns the jobs.
 PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
 # Versions of what the bytes depend on; the cards name them.

@@ -3,8 +3,9 @@ rule publish:
     input:
         onnx="results/export/predictor_{codec}.onnx",
         card="results/card/predictor_{codec}_card.md",
-        # Only a model that passed the allowlist reaches model/.
+        # Only a model that passed the allowlist and validation reaches model/.
         allowlist="results/allowlist/{codec}.json",
+        validation="results/validate/{codec}.json",
     output:
         onnx="model/predictor_{codec}.onnx",
         card="model/predictor_{codec}_card.md",

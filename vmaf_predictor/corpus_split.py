@@ -17,7 +17,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -376,3 +376,35 @@ def write_report(report: SplitReport, json_path: Path, markdown_path: Path) -> N
     if report.bad_rows:
         lines += ["", "## Bad rows", "", *(f"- {row}" for row in report.bad_rows)]
     Path(markdown_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def prepare(
+    config: Mapping[str, Any],
+    codecs: Mapping[str, Codec],
+    out_dir: str | Path,
+    report_dir: str | Path,
+    say: Callable[[str], None] = print,
+) -> SplitReport | None:
+    """What the workflow runs at start-up: split the configured corpus (None
+    without one), write the corpus report, and say which codecs stay stubs."""
+    if not config.get("corpus"):
+        return None
+    report = split(
+        config["corpus"],
+        codecs,
+        out_dir,
+        config.get("corpus_bad_rows", "strict"),
+        config.get("corpus_max_line_bytes", 1 << 20),
+    )
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    write_report(
+        report, report_dir / "corpus_report.json", report_dir / "corpus_report.md"
+    )
+    stubs = [c for c in codecs if report.table(c, out_dir) is None]
+    say(
+        f"corpus {config['corpus']}: {report.kept} rows kept for "
+        f"{len(codecs) - len(stubs)} codecs (see {report_dir}/corpus_report.md); "
+        f"fewer than 2 rows, so synthetic stub: {', '.join(stubs) or 'none'}"
+    )
+    return report

@@ -50,15 +50,9 @@ def build(
     work = out / "work"
     work.mkdir(exist_ok=True)
     allowed = config["allowlist"]
-    split = None
-    if config.get("corpus"):
-        split = corpus_split.split(
-            config["corpus"],
-            registry.registry_from_config(config),
-            work / "real",
-            config.get("corpus_bad_rows", "strict"),
-            config.get("corpus_max_line_bytes", 1 << 20),
-        )
+    split = corpus_split.prepare(
+        config, registry.registry_from_config(config), work / "real", work
+    )
     published, infos = [], []
     for name in codecs or config["codecs"]:
         codec = registry.codec_from_config(name, config["codecs"][name])
