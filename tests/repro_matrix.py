@@ -1,9 +1,10 @@
 """The full byte-stability matrix: `make test-repro [CPU_MODELS="Haswell Nehalem"]`.
 
 Every condition must reproduce the committed model/ exactly:
-  - CPU models: all 14 codecs built in one process under `qemu-x86_64 -cpu M`
-    (the models run in parallel), compared with model/ and, float64 result by
-    float64 result, with a native build;
+  - CPU models: corpus, train and export of all 14 codecs in one process
+    under `qemu-x86_64 -cpu M` (the models run in parallel; the checks and
+    cards, which only read those bytes, run natively), compared with model/
+    and, float64 result by float64 result, with a native build;
   - thread counts, --cores, caller-set CPU-dispatch variables, hash seed,
     time zone, locale and a checkout path with a space: `snakemake verify` in
     a fresh checkout under that condition.

@@ -5,7 +5,7 @@ functions one after another, the way the reference trainer did. It is the
 baseline of the benchmark and lets the reproducibility checks run a whole
 build under an emulated CPU in one process:
 
-    python -m vmaf_predictor.inprocess OUT_DIR [--codec libx264 ...]
+    python -m vmaf_predictor.inprocess OUT_DIR [--codec libx264 ...] [--stages train]
 """
 
 from __future__ import annotations
@@ -33,27 +33,21 @@ from vmaf_predictor.config import train_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(
-    config: dict[str, Any],
-    out: Path,
-    codecs: Iterable[str] | None = None,
-    built_with: dict[str, str] | None = None,
-) -> list[Path]:
-    """Write models, cards and SHA256SUMS for ``codecs`` into ``out``."""
+def train_and_export(
+    config: dict[str, Any], out: Path, codecs: Iterable[str] | None = None
+) -> None:
+    """Corpus, train and export for ``codecs``: the stages whose bytes could
+    depend on the CPU. Writes the models into ``out``, the rest into out/work."""
     import torch
 
     from vmaf_predictor import train
 
     torch.set_num_threads(1)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / "work"
-    work.mkdir(exist_ok=True)
-    allowed = config["allowlist"]
+    work = Path(out) / "work"
+    work.mkdir(parents=True, exist_ok=True)
     split = corpus_split.prepare(
         config, registry.registry_from_config(config), work / "real", work
     )
-    published, infos = [], []
     for name in codecs or config["codecs"]:
         codec = registry.codec_from_config(name, config["codecs"][name])
         table, info = work / f"{name}.csv", work / f"{name}.json"
@@ -64,8 +58,23 @@ def build(
         )
         model_json = work / f"{name}.trained.json"
         train.train_table(name, table, train_settings(config, name), model_json)
+        model = trained.load(model_json)
+        export.export(model, config["opset"], Path(out) / card.model_file_name(name))
+
+
+def check_and_document(
+    config: dict[str, Any], out: Path, codecs: Iterable[str] | None = None
+) -> list[Path]:
+    """Allowlist, validate, card and hash on what :func:`train_and_export`
+    wrote; returns the published files."""
+    out, work = Path(out), Path(out) / "work"
+    allowed = config["allowlist"]
+    published, infos = [], []
+    for name in codecs or config["codecs"]:
+        codec = registry.codec_from_config(name, config["codecs"][name])
+        table, info = work / f"{name}.csv", work / f"{name}.json"
+        model_json = work / f"{name}.trained.json"
         onnx_path = out / card.model_file_name(name)
-        export.export(trained.load(model_json), config["opset"], onnx_path)
         report = work / f"{name}.allowlist.json"
         allowlist.check_file(
             onnx_path, name, allowed["ops"], allowed["loop_max_trip_count"], report
@@ -73,7 +82,6 @@ def build(
         validation = work / f"{name}.validation.json"
         validate.validate_file(onnx_path, model_json, codec, table, validation)
         card_path = out / card.card_file_name(name)
-        versions = built_with if built_with is not None else card.built_with()
         card.write_card(
             model_json,
             info,
@@ -81,7 +89,7 @@ def build(
             validation,
             onnx_path,
             config["opset"],
-            versions,
+            card.built_with(),
             card_path,
         )
         published += [onnx_path, card_path]
@@ -90,15 +98,29 @@ def build(
     return published
 
 
+STAGES = {
+    "all": (train_and_export, check_and_document),
+    "train": (train_and_export,),
+    "check": (check_and_document,),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="directory for models and cards")
     parser.add_argument("--codec", action="append", help="repeat; default all")
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument(
+        "--stages",
+        choices=STAGES,
+        default="all",
+        help="train: corpus, train, export; check: allowlist, validate, card, hash",
+    )
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
     config.setdefault("corpus", None)
-    build(config, args.out, args.codec)
+    for stage in STAGES[args.stages]:
+        stage(config, args.out, args.codec)
 
 
 if __name__ == "__main__":
