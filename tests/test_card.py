@@ -12,7 +12,7 @@ VERSIONS = {"numpy": "1", "onnx": "2", "torch": "3"}
 
 def _render(trained, onnx_bytes, kind="synthetic-stub", rows=100):
     info = CorpusInfo("libx264", kind, rows, "stand-in", "ab" * 32)
-    report = AllowlistReport("libx264", "pass", ["Gemm"], 12)
+    report = AllowlistReport("libx264", "pass", ["Gemm"], 25)
     validation = ValidationReport("libx264", "pass", 115, 1.5, 99.1, 256, 103, 0.0, 84)
     sha = hashes.sha256_bytes(onnx_bytes)
     return card.render(trained, info, report, validation, onnx_bytes, sha, 18, VERSIONS)
@@ -47,7 +47,7 @@ def test_card_answers_the_five_points(trained_x264, onnx_x264, heading):
 def test_card_names_hash_size_nodes_opset_and_metrics(trained_x264, onnx_x264):
     text = _render(trained_x264, onnx_x264)
     assert hashes.sha256_bytes(onnx_x264) in text
-    assert f"{len(onnx_x264)} bytes" in text and "12 nodes" in text
+    assert f"{len(onnx_x264)} bytes" in text and "25 nodes" in text
     assert "opset 18" in text
     assert f"{trained_x264.metrics['plcc']:.4f}" in text
     assert "numpy 1, onnx 2, torch 3" in text
