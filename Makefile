@@ -12,7 +12,7 @@ READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify test test-repro qemu-user lint pytest format bench lock clean
+.PHONY: help all_stubs verify report test test-repro test-report qemu-user lint pytest format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -23,6 +23,10 @@ all_stubs: $(READY)  ## build every model, card and model/SHA256SUMS
 verify: $(READY)  ## rebuild from scratch in results/verify and compare with model/SHA256SUMS
 	$(SNAKEMAKE) verify
 
+report: $(READY)  ## figures and pages, then report.html (open it in a browser)
+	$(SNAKEMAKE) report_pages
+	$(BIN)/snakemake --report report.html report_pages
+
 test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory pytest
@@ -30,6 +34,9 @@ test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 
 test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threads, env); ~15 min
 	$(BIN)/python tests/repro_matrix.py --cpu-models "$(CPU_MODELS)"
+
+test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
+	$(BIN)/pytest -m browser tests/test_report_browser.py
 
 # Debian's qemu-user runs the build as another CPU model (needs root to install).
 qemu-user:

@@ -11,6 +11,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
@@ -20,6 +23,7 @@ include: "rules/validate.smk"
 include: "rules/card.smk"
 include: "rules/hash.smk"
 include: "rules/verify.smk"
+include: "rules/report.smk"
 
 
 wildcard_constraints:
@@ -33,3 +37,10 @@ rule all_stubs:
         published(),
         "model/PROVENANCE.json",
         "model/SHA256SUMS",
+
+
+rule report_pages:
+    """Make the figures and pages of the HTML report; then
+    `snakemake --report report.html report_pages` (or `make report`)."""
+    input:
+        report_inputs(),

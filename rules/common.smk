@@ -6,6 +6,7 @@ from pathlib import Path
 from vmaf_predictor import config as workflow_config
 from vmaf_predictor import corpus_split
 from vmaf_predictor.card import built_with, card_file_name, model_file_name
+from vmaf_predictor.hashes import committed_sums as read_committed_sums
 from vmaf_predictor.registry import registry_from_config
 
 try:
@@ -58,3 +59,34 @@ def real_table(wildcards):
 def real_features(wildcards):
     entry = SPLIT.codecs.get(wildcards.codec) if SPLIT else None
     return "probe" if entry and entry.probe else "stand-in"
+
+
+def report_inputs():
+    """Everything `snakemake --report` shows, for the report_pages target."""
+    pages = expand(
+        "results/report/{codec}/{page}",
+        codec=CODECS,
+        page=["vmaf_vs_crf.png", "holdout.png", "loss.png", "card.html"],
+    )
+    pages.append("results/report/overview.html")
+    if SPLIT:
+        pages.append("results/report/corpus_report.html")
+    return pages
+
+
+def overview_inputs():
+    """Each codec's build outputs that one overview line is made of."""
+    return {
+        "trained": expand("results/train/{codec}.json", codec=CODECS),
+        "corpus_info": expand("results/corpus/{codec}.json", codec=CODECS),
+        "allowlist": expand("results/allowlist/{codec}.json", codec=CODECS),
+        "validation": expand("results/validate/{codec}.json", codec=CODECS),
+        "onnx": expand("results/export/predictor_{codec}.onnx", codec=CODECS),
+        "card": expand("results/card/predictor_{codec}_card.md", codec=CODECS),
+    }
+
+
+def committed_sums(wildcards):
+    """What the overview compares the build with: the committed SHA256SUMS."""
+    sums, source = read_committed_sums(Path(workflow.basedir))
+    return {"sums": sums, "source": source}

@@ -15,18 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vmaf_predictor import verify
+from vmaf_predictor.checkout import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "model"
-CHECKOUT_FILES = (
-    "Snakefile",
-    "rules",
-    "scripts",
-    "schemas",
-    "profiles",
-    "config.yaml",
-    "model",
-)
 QEMU = "qemu-x86_64"
 
 
@@ -130,12 +122,7 @@ def compare_subset(
 
 def make_checkout(parent: Path, name: str = "checkout") -> Path:
     """A copy of the workflow and the committed model/, as a clone has them."""
-    checkout = parent / name
-    checkout.mkdir(parents=True)
-    for item in CHECKOUT_FILES:
-        source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, checkout / item)
-    return checkout
+    return copy_workflow(parent / name, with_models=True)
 
 
 def verify_in_checkout(condition: Condition, checkout: Path) -> Outcome:

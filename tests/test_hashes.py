@@ -1,8 +1,10 @@
 import hashlib
+import subprocess
 
 import pytest
 
 from vmaf_predictor import hashes, verify
+from vmaf_predictor.checkout import ROOT
 
 
 def test_sums_are_sorted_by_name_in_sha256sum_format(tmp_path):
@@ -65,3 +67,29 @@ def test_a_model_built_from_another_corpus_is_explained(tmp_path):
     (note,) = verify.corpus_notes(committed, produced, failures)
     assert note.startswith("predictor_x.onnx: built from corpus real-N=30")
     assert "pass that corpus to verify" in note
+
+
+def test_committed_hashes_come_from_git_head_in_a_checkout():
+    sums, source = hashes.committed_sums(ROOT)
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "show", "HEAD:model/SHA256SUMS"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert source == "git HEAD:model/SHA256SUMS"
+    assert sums == {name: digest for digest, name in map(str.split, head.splitlines())}
+
+
+def test_committed_hashes_fall_back_to_model_dir_outside_git(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "SHA256SUMS").write_text("ab" * 32 + "  predictor_x.onnx\n")
+    assert hashes.committed_sums(tmp_path) == (
+        {"predictor_x.onnx": "ab" * 32},
+        "model/SHA256SUMS",
+    )
+
+
+def test_without_any_sums_nothing_counts_as_committed(tmp_path):
+    sums, source = hashes.committed_sums(tmp_path)
+    assert sums == {} and source.startswith("none")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +11,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vmaf_predictor.checkout import copy_workflow
+
 ROOT = Path(__file__).resolve().parents[1]
 CODECS = ("libx264", "av1_qsv")
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "profiles")
 
 pytestmark = pytest.mark.slow
 
 
 def make_checkout(path: Path, codecs=CODECS, edit=None) -> Path:
     """A copy of the workflow whose config keeps only ``codecs``."""
-    path.mkdir(parents=True)
-    for name in WORKFLOW_FILES:
-        source = ROOT / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy
-        copy(source, path / name)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    config["codecs"] = {c: config["codecs"][c] for c in codecs}
+    copy_workflow(path, codecs=codecs)
     if edit:
+        config = yaml.safe_load((path / "config.yaml").read_text())
         edit(config)
-    (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
@@ -141,6 +136,18 @@ def test_a_bad_config_key_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "unknown key epochs" in result.stderr
     assert not (checkout / "results").exists()
+
+
+def test_report_pages_compare_with_the_committed_sums_and_leave_model_alone(built):
+    before = model_files(built / "model")
+    result = snakemake(built, "--cores", "2", "report_pages")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert model_files(built / "model") == before
+    overview = (built / "results" / "report" / "overview.html").read_text()
+    assert overview.count("<span class='pass'>match</span>") == len(CODECS)
+    for codec in CODECS:
+        for page in ("vmaf_vs_crf.png", "holdout.png", "loss.png", "card.html"):
+            assert (built / "results" / "report" / codec / page).stat().st_size > 0
 
 
 def test_verify_passes_on_a_fresh_build_and_names_a_changed_model(built):

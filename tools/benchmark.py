@@ -15,7 +15,6 @@ synthetic corpus of N rows per codec, where training outweighs start-up.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,17 +24,13 @@ from pathlib import Path
 
 import yaml
 
+from vmaf_predictor.checkout import copy_workflow
+
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW = ("Snakefile", "rules", "scripts", "schemas", "profiles", "config.yaml")
 
 
-def copy_workflow(destination: Path, rows: int | None) -> Path:
-    destination.mkdir(parents=True)
-    for name in WORKFLOW:
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(
-            source, destination / name
-        )
+def checkout_with_rows(destination: Path, rows: int | None) -> Path:
+    copy_workflow(destination)
     if rows:
         config = yaml.safe_load((destination / "config.yaml").read_text())
         config["synthetic_rows"] = rows
@@ -60,7 +55,7 @@ def measure(runs: int, rows: int | None) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"workflow": [], "one_process": []}
     for run in range(runs):
         with tempfile.TemporaryDirectory() as scratch:
-            checkout = copy_workflow(Path(scratch) / "wf", rows)
+            checkout = checkout_with_rows(Path(scratch) / "wf", rows)
             times["workflow"].append(
                 timed(snakemake("--cores", "4", "all_stubs"), checkout)
             )

@@ -63,6 +63,11 @@ def _gaussian(rng: random.Random) -> float:
     return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
 
 
+def synthetic_bitrate(width: int, height: int, crf: float, complexity: float) -> float:
+    """The probe bitrate (kbps) of a synthetic shot: falls as CRF rises."""
+    return round(width * height / 1000.0 * math.exp(-(crf - 23) * 0.05) * complexity, 3)
+
+
 def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
     """The deterministic stub corpus of ``codec`` (recipe in facts.md).
 
@@ -79,8 +84,7 @@ def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
         fps = FRAME_RATES[i % len(FRAME_RATES)]
         duration_s = round(4.0 + 6.0 * rng.random(), 3)
         complexity = 0.6 + 1.2 * rng.random()
-        bitrate = width * height / 1000.0 * math.exp(-(crf - 23) * 0.05) * complexity
-        bitrate = round(bitrate, 3)
+        bitrate = synthetic_bitrate(width, height, crf, complexity)
         vmaf = codec.analytical_vmaf(crf, bitrate) + NOISE_SIGMA * _gaussian(rng)
         row = standin_features(crf, bitrate, fps, duration_s, width, height)
         row[TARGET] = round(min(100.0, max(0.0, vmaf)), 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -73,3 +74,24 @@ def parse_sums(text: str, source: str = SUMS_NAME) -> dict[str, str]:
             raise ValueError(f"{source}:{number}: not a '<sha256>  <file>' line")
         sums[name] = digest
     return sums
+
+
+def committed_sums(root: Path) -> tuple[dict[str, str], str]:
+    """The committed model/SHA256SUMS of a checkout, and where it came from.
+
+    From git's HEAD when ``root`` is a git checkout (what is committed, even
+    after a build rewrote model/), else the file in model/.
+    """
+    result = subprocess.run(
+        ["git", "-C", str(root), "show", f"HEAD:model/{SUMS_NAME}"],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode == 0:
+        source = f"git HEAD:model/{SUMS_NAME}"
+        return parse_sums(result.stdout, source), source
+    path = Path(root) / "model" / SUMS_NAME
+    if not path.is_file():
+        return {}, f"none (no model/{SUMS_NAME})"
+    source = f"model/{SUMS_NAME}"
+    return parse_sums(path.read_text(encoding="utf-8"), source), source

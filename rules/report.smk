@@ -1,0 +1,87 @@
+# The HTML report (`make report`): figures and pages made from the build's
+# outputs under results/report/. They never feed back into model/.
+
+
+rule report_codec:
+    """One codec's figures (VMAF against CRF, held-out scatter, loss) and card page."""
+    input:
+        PACKAGE,
+        trained="results/train/{codec}.json",
+        onnx="results/export/predictor_{codec}.onnx",
+        corpus_info="results/corpus/{codec}.json",
+        card="results/card/predictor_{codec}_card.md",
+    output:
+        curves=report(
+            "results/report/{codec}/vmaf_vs_crf.png",
+            caption="../report/vmaf_vs_crf.rst",
+            category="{codec}",
+            labels={"figure": "1. VMAF against CRF"},
+        ),
+        holdout=report(
+            "results/report/{codec}/holdout.png",
+            caption="../report/holdout.rst",
+            category="{codec}",
+            labels={"figure": "2. held-out predictions"},
+        ),
+        loss=report(
+            "results/report/{codec}/loss.png",
+            caption="../report/loss.rst",
+            category="{codec}",
+            labels={"figure": "3. training loss"},
+        ),
+        card=report(
+            "results/report/{codec}/card.html",
+            caption="../report/card.rst",
+            category="{codec}",
+            labels={"figure": "4. model card"},
+        ),
+    log:
+        "logs/report_codec/{codec}.log",
+    benchmark:
+        "benchmarks/report_codec/{codec}.tsv"
+    params:
+        codec=codec_entry,
+    script:
+        "../scripts/report_codec.py"
+
+
+rule report_overview:
+    """One table of every codec: corpus, metrics, hashes, checks, committed bytes."""
+    input:
+        PACKAGE,
+        **overview_inputs(),
+    output:
+        report(
+            "results/report/overview.html",
+            caption="../report/overview.rst",
+            category="1. Overview",
+            labels={"page": "all codecs"},
+        ),
+    log:
+        "logs/report_overview.log",
+    benchmark:
+        "benchmarks/report_overview.tsv"
+    params:
+        codecs=CODECS,
+        committed=committed_sums,
+    script:
+        "../scripts/report_overview.py"
+
+
+rule report_corpus:
+    """The real corpus's report (rows read, kept, dropped) as a page."""
+    input:
+        "results/corpus_report.md",
+    output:
+        report(
+            "results/report/corpus_report.html",
+            caption="../report/corpus.rst",
+            category="1. Overview",
+            labels={"page": "corpus report"},
+        ),
+    log:
+        "logs/report_corpus.log",
+    benchmark:
+        "benchmarks/report_corpus.tsv"
+    script:
+        "../scripts/report_corpus.py"

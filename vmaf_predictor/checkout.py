@@ -1,0 +1,47 @@
+"""A copy of the workflow in another directory, for tests, benchmarks and tiers.
+
+A copy (not a git clone) so that uncommitted work is what gets exercised.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a run of the workflow reads besides the installed package.
+WORKFLOW_FILES = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "schemas",
+    "profiles",
+    "report",
+    "config.yaml",
+)
+
+
+def copy_workflow(
+    destination: str | Path,
+    with_models: bool = False,
+    codecs: Sequence[str] | None = None,
+) -> Path:
+    """Copy the workflow (and, with ``with_models``, the committed model/);
+    with ``codecs``, its config keeps only those."""
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES + (("model",) if with_models else ()):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name)
+        else:
+            shutil.copy(source, destination / name)
+    if codecs is not None:
+        config_path = destination / "config.yaml"
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        config["codecs"] = {name: config["codecs"][name] for name in codecs}
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return destination

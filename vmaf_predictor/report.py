@@ -1,0 +1,339 @@
+"""The HTML report's pages: per-codec figures, rendered cards, the overview.
+
+Work products under results/report/, shown by ``snakemake --report``; they
+read the build's outputs and never feed back into the model bytes, so their
+own bytes need not be stable.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vmaf_predictor import allowlist, corpus, trained, validate
+from vmaf_predictor.card import card_file_name, model_file_name
+from vmaf_predictor.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.hashes import sha256_file
+from vmaf_predictor.registry import Codec
+
+# The curves follow a typical shot of each size the way the synthetic corpus
+# does: the probe bitrate falls as CRF rises (complexity 1.2, 30 fps, 6 s).
+CURVE_RESOLUTIONS: tuple[tuple[int, int], ...] = (
+    (1280, 720),
+    (1920, 1080),
+    (3840, 2160),
+)
+CURVE_FPS = 30
+CURVE_DURATION_S = 6.0
+CURVE_COMPLEXITY = 1.2
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
+
+PAGE_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em;
+       color: #1d2330; line-height: 1.45; max-width: 72em; }
+h1 { font-size: 1.5em; margin-top: 0; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #d5d9e2; padding: 0.35em 0.6em; text-align: left; }
+th { background: #eef1f6; } tr:nth-child(even) td { background: #f8f9fb; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace;
+            font-size: 0.9em; }
+pre { background: #f3f5f8; padding: 0.8em; overflow-x: auto; }
+blockquote { border-left: 5px solid #d62728; background: #fdecea; margin: 1em 0;
+             padding: 0.4em 1em; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #c62828; font-weight: 600; }
+.stub { color: #9a6700; font-weight: 600; } .real { color: #1a7f37; font-weight: 600; }
+.note { color: #596273; font-size: 0.9em; }
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    """A standalone page in the report's house style."""
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def markdown_page(title: str, markdown_text: str) -> str:
+    """A card or the corpus report, as HTML (tables and code blocks kept)."""
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code"])
+    return html_page(title, body)
+
+
+# Figures --------------------------------------------------------------------
+
+
+def curve_inputs(
+    codec: Codec, width: int, height: int, crfs: Sequence[float]
+) -> np.ndarray:
+    """Model inputs [len(crfs), 14] for one shot size across ``crfs``."""
+    rows = []
+    for crf in crfs:
+        bitrate = corpus.synthetic_bitrate(width, height, crf, CURVE_COMPLEXITY)
+        features = standin_features(
+            crf, bitrate, CURVE_FPS, CURVE_DURATION_S, width, height
+        )
+        rows.append([features[name] for name in FEATURE_NAMES])
+    return np.array(rows, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Predicted and analytical VMAF of one shot size over the quality range."""
+
+    width: int
+    height: int
+    crfs: np.ndarray
+    model: np.ndarray
+    analytical: np.ndarray
+
+
+def vmaf_curves(codec: Codec, onnx_path: Path) -> list[Curve]:
+    """The model (in onnxruntime, as consumers run it) and the analytical curve."""
+    session = validate.consumer_session(str(onnx_path))
+    crfs = validate.quality_grid(codec)
+    curves = []
+    for width, height in CURVE_RESOLUTIONS:
+        inputs = curve_inputs(codec, width, height, crfs)
+        (vmaf,) = session.run(["vmaf"], {"input": inputs})
+        analytical = [
+            codec.analytical_vmaf(float(crf), float(bitrate))
+            for crf, bitrate in zip(crfs, inputs[:, 1], strict=True)
+        ]
+        curves.append(Curve(width, height, crfs, vmaf[:, 0], np.array(analytical)))
+    return curves
+
+
+def _figure(size: tuple[float, float] = (7.2, 4.5)):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=size, dpi=110)
+    axes.grid(True, color="#e3e6ec", linewidth=0.8)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    return figure, axes
+
+
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, format="png", metadata={"Software": None})
+    figure.clear()
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def plot_vmaf_vs_crf(
+    codec: Codec, curves: Sequence[Curve], corpus_label: str, path: Path
+) -> None:
+    figure, axes = _figure()
+    low, high = corpus.SYNTHETIC_CRF_RANGE
+    if corpus_label.startswith("synthetic"):
+        axes.axvspan(low, high, color="#f1f3f7", label=f"trained range ({low}-{high})")
+    for curve, colour in zip(curves, COLOURS, strict=False):
+        size = f"{curve.width}x{curve.height}"
+        axes.plot(
+            curve.crfs, curve.model, color=colour, linewidth=2, label=f"model {size}"
+        )
+        axes.plot(
+            curve.crfs,
+            curve.analytical,
+            color=colour,
+            linewidth=1.2,
+            linestyle="--",
+            label=f"analytical {size}",
+        )
+    axes.set_xlim(codec.quality_min, codec.quality_max)
+    axes.set_ylim(0, 101)
+    axes.set_xlabel("quality value (CRF / CQ / QP)")
+    axes.set_ylabel("VMAF")
+    axes.set_title(f"{codec.name}: predicted VMAF against CRF ({corpus_label})")
+    axes.legend(fontsize=8, ncol=2, loc="lower left", frameon=False)
+    _save(figure, path)
+
+
+def plot_holdout(model: trained.TrainedModel, path: Path) -> None:
+    figure, axes = _figure((5.6, 5.0))
+    actual, predicted = model.holdout_targets, model.holdout_predictions
+    low = math.floor(min(actual + predicted) / 5) * 5 - 1
+    high = min(100, math.ceil(max(actual + predicted) / 5) * 5) + 1
+    axes.plot([low, high], [low, high], color="#596273", linewidth=1, label="identity")
+    axes.scatter(
+        actual,
+        predicted,
+        color=COLOURS[0],
+        s=28,
+        alpha=0.85,
+        label=f"held-out rows ({len(actual)})",
+    )
+    metrics = model.metrics
+    axes.set_title(
+        f"{model.codec}: held out, PLCC {metrics['plcc']:.4f}, "
+        f"SROCC {metrics['srocc']:.4f}, RMSE {metrics['rmse']:.3f}"
+    )
+    axes.set_xlim(low, high)
+    axes.set_ylim(low, high)
+    axes.set_aspect("equal")
+    axes.set_xlabel("actual VMAF")
+    axes.set_ylabel("predicted VMAF")
+    axes.legend(fontsize=8, loc="upper left", frameon=False)
+    _save(figure, path)
+
+
+def plot_loss(model: trained.TrainedModel, path: Path) -> None:
+    figure, axes = _figure()
+    epochs = range(1, len(model.loss_curve) + 1)
+    axes.plot(epochs, model.loss_curve, color=COLOURS[0], linewidth=1.8)
+    axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("training MSE (VMAF points squared, log scale)")
+    axes.set_title(
+        f"{model.codec}: training loss, final {model.loss_curve[-1]:.3f} "
+        f"after {len(model.loss_curve)} epochs"
+    )
+    _save(figure, path)
+
+
+def write_codec_pages(
+    codec: Codec,
+    trained_path: Path,
+    onnx_path: Path,
+    corpus_info_path: Path,
+    card_path: Path,
+    out: Mapping[str, Path],
+) -> None:
+    """Stage entry point: one codec's figures and its card as HTML.
+
+    ``out`` maps curves, holdout, loss and card to their paths.
+    """
+    model = trained.load(trained_path)
+    label = corpus.read_info(corpus_info_path).label
+    plot_vmaf_vs_crf(codec, vmaf_curves(codec, onnx_path), label, Path(out["curves"]))
+    plot_holdout(model, Path(out["holdout"]))
+    plot_loss(model, Path(out["loss"]))
+    page = markdown_page(f"{codec.name} model card", Path(card_path).read_text("utf-8"))
+    Path(out["card"]).write_text(page, encoding="utf-8")
+
+
+# The overview ---------------------------------------------------------------
+
+
+# The per-codec build outputs one overview line is made of.
+OVERVIEW_INPUTS = ("trained", "corpus_info", "allowlist", "validation", "onnx", "card")
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    codec: str
+    corpus: str
+    rows: int
+    plcc: float
+    srocc: float
+    rmse: float
+    onnx_sha256: str
+    allowlist: str
+    validation: str
+    committed: str  # "match", "differs" or "not committed"
+
+
+def overview_row(
+    codec: str,
+    files: Mapping[str, Path],
+    committed: Mapping[str, str],
+) -> OverviewRow:
+    """One codec's line; ``files`` maps each of OVERVIEW_INPUTS to a path."""
+    model = trained.load(files["trained"])
+    info = corpus.read_info(files["corpus_info"])
+    built = {
+        model_file_name(codec): sha256_file(files["onnx"]),
+        card_file_name(codec): sha256_file(files["card"]),
+    }
+    if not all(name in committed for name in built):
+        status = "not committed"
+    elif all(committed[name] == digest for name, digest in built.items()):
+        status = "match"
+    else:
+        status = "differs"
+    return OverviewRow(
+        codec=codec,
+        corpus=info.label,
+        rows=info.rows,
+        plcc=model.metrics["plcc"],
+        srocc=model.metrics["srocc"],
+        rmse=model.metrics["rmse"],
+        onnx_sha256=built[model_file_name(codec)],
+        allowlist=allowlist.read_report(files["allowlist"]).status,
+        validation=validate.read_report(files["validation"]).status,
+        committed=status,
+    )
+
+
+def _status(value: str) -> str:
+    kind = "pass" if value in ("pass", "match") else "fail"
+    return f"<span class='{kind}'>{html.escape(value)}</span>"
+
+
+def overview_html(rows: Sequence[OverviewRow], committed_source: str) -> str:
+    """The table of every codec, first page of the report."""
+    stubs = sum(row.corpus.startswith("synthetic") for row in rows)
+    lines = [
+        "<h1>VMAF predictor models: overview</h1>",
+        f"<p>{len(rows)} codecs; {len(rows) - stubs} trained on a real corpus, "
+        f"{stubs} synthetic stubs (not for production: see each card). "
+        "Held-out metrics are on the seeded 20% split. "
+        f"<em>Committed</em> compares the built ONNX file and card with "
+        f"<code>{html.escape(committed_source)}</code>.</p>",
+        "<table><tr><th>codec</th><th>corpus</th><th>rows</th><th>PLCC</th>"
+        "<th>SROCC</th><th>RMSE</th><th>ONNX sha256</th><th>allowlist</th>"
+        "<th>validation</th><th>committed</th></tr>",
+    ]
+    for row in rows:
+        kind = "stub" if row.corpus.startswith("synthetic") else "real"
+        lines.append(
+            f"<tr><td><code>{html.escape(row.codec)}</code></td>"
+            f"<td><span class='{kind}'>{html.escape(row.corpus)}</span></td>"
+            f"<td class='num'>{row.rows}</td><td class='num'>{row.plcc:.4f}</td>"
+            f"<td class='num'>{row.srocc:.4f}</td><td class='num'>{row.rmse:.3f}</td>"
+            f"<td><code title='{row.onnx_sha256}'>{row.onnx_sha256[:12]}</code></td>"
+            f"<td>{_status(row.allowlist)}</td><td>{_status(row.validation)}</td>"
+            f"<td>{_status(row.committed)}</td></tr>"
+        )
+    lines.append("</table>")
+    lines.append(
+        "<p class='note'>Per codec: VMAF against CRF (model and analytical "
+        "curve), held-out scatter, loss curve and the card, under the codec's "
+        "category.</p>"
+    )
+    return html_page("VMAF predictor overview", "\n".join(lines))
+
+
+def write_overview(
+    codecs: Sequence[str],
+    files: Mapping[str, Sequence[Path]],
+    committed: Mapping[str, str],
+    committed_source: str,
+    out: Path,
+) -> list[OverviewRow]:
+    """Stage entry point: ``files`` maps each of OVERVIEW_INPUTS to one path
+    per codec, in ``codecs`` order; ``committed`` is :func:`hashes.committed_sums`."""
+    rows = [
+        overview_row(
+            codec, {kind: paths[i] for kind, paths in files.items()}, committed
+        )
+        for i, codec in enumerate(codecs)
+    ]
+    Path(out).write_text(overview_html(rows, committed_source), encoding="utf-8")
+    return rows
