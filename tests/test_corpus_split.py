@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -239,3 +240,54 @@ def test_the_report_lists_counts_and_digests(split, tmp_path):
     assert data["kept"] == 3 and data["bad_total"] == 1 and data["digest"]
     text = (tmp_path / "r.md").read_text()
     assert "| libx264 | 3 | stand-in |" in text and "## Bad rows" in text
+
+
+def _mixed_shards(directory):
+    """Two shards of good, dropped and bad rows for several codecs."""
+    rows = []
+    for i in range(60):
+        encoder = ("libx264", "av1_qsv", "libvpx-vp9")[i % 3]
+        rows.append(phase_a(encoder=encoder, crf=20 + i % 20, vmaf=50 + i / 2))
+        if i % 7 == 0:
+            rows.append("{bad json")
+        if i % 11 == 0:
+            rows.append(phase_a(exit_status=1))
+    directory.mkdir()
+    write(directory / "a.jsonl", *rows[:40])
+    write(directory / "b.jsonl", *rows[40:], "")
+    return str(directory)
+
+
+def test_a_chunked_split_by_worker_processes_equals_one_pass(
+    codecs, tmp_path, monkeypatch
+):
+    source = _mixed_shards(tmp_path / "shards")
+    one = corpus_split.split(source, codecs, tmp_path / "one", bad_rows="skip")
+    monkeypatch.setattr(corpus_split, "CHUNK_BYTES", 700)  # many chunks per file
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    chunked = corpus_split.split(source, codecs, tmp_path / "chunked", bad_rows="skip")
+    assert len(list(corpus_split._chunks([tmp_path / "shards" / "a.jsonl"], 700))) > 3
+    assert (chunked.rows_read, chunked.kept, chunked.dropped, chunked.bad_rows) == (
+        one.rows_read,
+        one.kept,
+        one.dropped,
+        one.bad_rows,
+    )
+    assert chunked.codecs == one.codecs and chunked.digest == one.digest
+    for codec in one.codecs:
+        assert (tmp_path / "chunked" / f"{codec}.csv").read_bytes() == (
+            tmp_path / "one" / f"{codec}.csv"
+        ).read_bytes()
+    assert not (tmp_path / "chunked" / ".chunks").exists()
+
+
+def test_chunks_start_at_line_starts_and_cover_the_file(tmp_path):
+    path = tmp_path / "c.jsonl"
+    write(path, *[phase_a(crf=c) for c in range(10, 50)])
+    data = path.read_bytes()
+    chunks = list(corpus_split._chunks([path], 500))
+    assert chunks[0].start == 0 and chunks[-1].end == len(data)
+    for before, after in itertools.pairwise(chunks):
+        assert (
+            before.end == after.start and data[after.start - 1 : after.start] == b"\n"
+        )

@@ -7,7 +7,11 @@ rewriting the corpus with the same rows retrains nothing; editing one codec's
 rows retrains that codec only.
 
 Lines are read in bytes with a length limit and written straight to the
-per-codec tables, so memory stays flat however large the corpus is.
+per-codec tables, so memory stays flat however large the corpus is. A large
+corpus is cut into fixed-size chunks at line boundaries, split by one worker
+process per CPU, and joined back in order: the tables, the report and the
+line numbers of bad rows are the same as from one process, whatever the CPU
+count.
 """
 
 from __future__ import annotations
@@ -16,11 +20,16 @@ import hashlib
 import json
 import math
 import os
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from vmaf_predictor.corpus import COLUMNS, TARGET, table_header, table_line
 from vmaf_predictor.features import FEATURE_NAMES, standin_features
@@ -42,6 +51,8 @@ SPELLINGS_OF = {
 PROBE_KEYS = frozenset(PROBE_FEATURES)
 BAD_ROWS_SHOWN = 20
 MANIFEST = "manifest.json"
+# Fixed, so the work (and its order) never depends on the machine.
+CHUNK_BYTES = 32 << 20
 
 
 class CorpusError(ValueError):
@@ -173,25 +184,34 @@ def training_row(
     return encoder, {name: row[name] for name in COLUMNS}, has_probe
 
 
-def _lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, bytes | None, bool]]:
-    """(line number, bytes or None when too long, ends with a newline)."""
+def _lines(
+    path: Path, max_line_bytes: int, start: int = 0, end: int | None = None
+) -> Iterator[tuple[bytes | None, bool]]:
+    """(bytes or None when too long, ends with a newline) for each line that
+    starts in [start, end)."""
     with open(path, "rb") as handle:
-        number = 0
-        while True:
+        handle.seek(start)
+        position = start
+        while end is None or position < end:
             line = handle.readline(max_line_bytes + 1)
             if not line:
                 return
-            number += 1
+            position += len(line)
             if len(line) > max_line_bytes and not line.endswith(b"\n"):
                 # Skip the rest of the line without holding it in memory.
                 while line and not line.endswith(b"\n"):
                     line = handle.readline(1 << 20)
-                yield number, None, True
+                    position += len(line)
+                yield None, True
             else:
-                yield number, line, line.endswith(b"\n")
+                yield line, line.endswith(b"\n")
 
 
 def _decode(line: bytes, complete: bool) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass  # json names the exact problem (and accepts NaN and huge ints)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -236,53 +256,21 @@ def split(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     report = SplitReport(files=[str(p) for p in files], fingerprint=stamp)
-    dropped: Counter[str] = Counter()
-    unknown: Counter[str] = Counter()
-    writers: dict[str, tuple[Any, Any]] = {}
+    work = out_dir / ".chunks"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
     try:
-        for path in files:
-            for number, line, complete in _lines(path, max_line_bytes):
-                if line is not None and not line.strip():
-                    continue
-                report.rows_read += 1
-                try:
-                    if line is None:
-                        raise BadRow(f"line is longer than {max_line_bytes} bytes")
-                    record = _decode(line, complete)
-                    codec, row, has_probe = training_row(record, codecs)
-                except Dropped as reason:
-                    key = reason.args[0]
-                    if key.startswith("encoder "):
-                        unknown[key.removeprefix("encoder ")] += 1
-                        key = "encoder not one of the codecs"
-                    dropped[key] += 1
-                    continue
-                except BadRow as error:
-                    report.bad_total += 1
-                    if bad_rows == "skip" or len(report.bad_rows) < BAD_ROWS_SHOWN:
-                        report.bad_rows.append(f"{path}:{number}: {error}")
-                    continue
-                handle, digest = writers.get(codec) or _open_table(out_dir, codec)
-                writers[codec] = (handle, digest)
-                data = table_line(row)
-                handle.write(data)
-                digest.update(data)
-                entry = report.codecs.setdefault(codec, CodecRows())
-                entry.rows += 1
-                entry.probe = entry.probe and has_probe
-                report.kept += 1
+        chunks = list(_chunks(files, CHUNK_BYTES))
+        results = _split_chunks(chunks, codecs, max_line_bytes, bad_rows, work)
+        _merge(chunks, results, report, bad_rows)
+        if report.bad_total and bad_rows != "skip":
+            raise CorpusError(_bad_rows_message(corpus, report))
+        for codec, entry in report.codecs.items():
+            entry.sha256 = _join_table(
+                out_dir, codec, [work / f"{i}.{codec}.rows" for i in range(len(chunks))]
+            )
     finally:
-        for handle, _ in writers.values():
-            handle.close()
-    if report.bad_total and bad_rows != "skip":
-        for partial in out_dir.glob(".*.csv.partial"):
-            partial.unlink()
-        raise CorpusError(_bad_rows_message(corpus, report))
-    report.dropped = dict(sorted(dropped.items()))
-    report.unknown_encoders = dict(sorted(unknown.items()))
-    for codec, (_, digest) in writers.items():
-        report.codecs[codec].sha256 = digest.hexdigest()
-        _install(out_dir, codec, report.codecs[codec].sha256)
+        shutil.rmtree(work, ignore_errors=True)
     for stale in out_dir.glob("*.csv"):
         if stale.stem not in report.codecs:
             stale.unlink()
@@ -294,11 +282,195 @@ def split(
     return report
 
 
-def _open_table(out_dir: Path, codec: str) -> tuple[Any, Any]:
-    handle = open(out_dir / f".{codec}.csv.partial", "wb")  # noqa: SIM115
-    header = table_header()
-    handle.write(header)
-    return handle, hashlib.sha256(header)
+@dataclass(frozen=True)
+class Chunk:
+    """Lines of one file starting in [start, end); ``end`` is a line start."""
+
+    path: str
+    start: int
+    end: int
+
+
+def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[Chunk]:
+    for path in files:
+        size = path.stat().st_size
+        start = 0
+        with open(path, "rb") as handle:
+            while start < size:
+                end = min(size, start + chunk_bytes)
+                handle.seek(end)
+                while end < size:  # move to the start of the next line
+                    block = handle.read(1 << 16)
+                    newline = block.find(b"\n")
+                    if newline >= 0:
+                        end += newline + 1
+                        break
+                    end += len(block)
+                yield Chunk(str(path), start, min(end, size))
+                start = end
+        if size == 0:
+            yield Chunk(str(path), 0, 0)
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk held; its rows are in <work>/<index>.<codec>.rows."""
+
+    lines: int = 0
+    rows_read: int = 0
+    kept: dict[str, list] = field(default_factory=dict)  # codec -> [rows, probe]
+    dropped: dict[str, int] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)
+    bad_rows: list[list] = field(default_factory=list)  # [line in chunk, reason]
+    bad_total: int = 0
+
+
+def split_chunk(
+    chunk: Chunk,
+    index: int,
+    codecs: Mapping[str, Codec],
+    max_line_bytes: int,
+    keep_every_bad_row: bool,
+    work: Path,
+) -> ChunkResult:
+    """Split one chunk: rows appended to per-codec files, the rest counted."""
+    result = ChunkResult()
+    dropped: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    handles: dict[str, Any] = {}
+    try:
+        for line, complete in _lines(
+            Path(chunk.path), max_line_bytes, chunk.start, chunk.end
+        ):
+            result.lines += 1
+            if line is not None and not line.strip():
+                continue
+            result.rows_read += 1
+            try:
+                if line is None:
+                    raise BadRow(f"line is longer than {max_line_bytes} bytes")
+                record = _decode(line, complete)
+                codec, row, has_probe = training_row(record, codecs)
+            except Dropped as reason:
+                key = reason.args[0]
+                if key.startswith("encoder "):
+                    unknown[key.removeprefix("encoder ")] += 1
+                    key = "encoder not one of the codecs"
+                dropped[key] += 1
+                continue
+            except BadRow as error:
+                result.bad_total += 1
+                if keep_every_bad_row or len(result.bad_rows) < BAD_ROWS_SHOWN:
+                    result.bad_rows.append([result.lines, str(error)])
+                continue
+            handle = handles.get(codec)
+            if handle is None:
+                handle = handles[codec] = open(  # noqa: SIM115
+                    work / f"{index}.{codec}.rows", "wb"
+                )
+            handle.write(table_line(row))
+            entry = result.kept.setdefault(codec, [0, True])
+            entry[0] += 1
+            entry[1] = entry[1] and has_probe
+    finally:
+        for handle in handles.values():
+            handle.close()
+    result.dropped, result.unknown = dict(dropped), dict(unknown)
+    return result
+
+
+def _split_chunks(
+    chunks: list[Chunk],
+    codecs: Mapping[str, Codec],
+    max_line_bytes: int,
+    bad_rows: str,
+    work: Path,
+) -> list[ChunkResult]:
+    """Every chunk's result, in order: one worker process per CPU for a
+    corpus of several chunks, this process for a small one."""
+    keep_all = bad_rows == "skip"
+    workers = min(len(chunks), os.cpu_count() or 1)
+    if workers == 1:
+        return [
+            split_chunk(c, i, codecs, max_line_bytes, keep_all, work)
+            for i, c in enumerate(chunks)
+        ]
+    job = {
+        "chunks": [asdict(c) for c in chunks],
+        "codecs": {name: asdict(c) for name, c in codecs.items()},
+        "max_line_bytes": max_line_bytes,
+        "keep_every_bad_row": keep_all,
+        "work": str(work),
+    }
+    (work / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    # Plain processes (not multiprocessing): this runs inside Snakemake.
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                __name__,
+                str(work / "job.json"),
+                str(w),
+                str(workers),
+            ]
+        )
+        for w in range(workers)
+    ]
+    failed = [p.args for p in processes if p.wait() != 0]
+    if failed:
+        raise CorpusError(f"corpus split worker failed: {failed[0]}")
+    return [
+        ChunkResult(**json.loads((work / f"{i}.json").read_text(encoding="utf-8")))
+        for i in range(len(chunks))
+    ]
+
+
+def _merge(
+    chunks: list[Chunk], results: list[ChunkResult], report: SplitReport, bad_rows: str
+) -> None:
+    """Add the chunks' counts to ``report``, numbering bad rows per file."""
+    dropped: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    first_line = {}
+    for chunk, result in zip(chunks, results, strict=True):
+        offset = first_line.get(chunk.path, 0)
+        first_line[chunk.path] = offset + result.lines
+        report.rows_read += result.rows_read
+        report.bad_total += result.bad_total
+        for line, reason in result.bad_rows:
+            if bad_rows == "skip" or len(report.bad_rows) < BAD_ROWS_SHOWN:
+                report.bad_rows.append(f"{chunk.path}:{offset + line}: {reason}")
+        dropped.update(result.dropped)
+        unknown.update(result.unknown)
+        for codec, (rows, probe) in result.kept.items():
+            entry = report.codecs.setdefault(codec, CodecRows())
+            entry.rows += rows
+            entry.probe = entry.probe and probe
+            report.kept += rows
+    report.dropped = dict(sorted(dropped.items()))
+    report.unknown_encoders = dict(sorted(unknown.items()))
+
+
+def _join_table(out_dir: Path, codec: str, parts: list[Path]) -> str:
+    """The codec's table from its chunks' rows, installed; its sha256."""
+    partial = out_dir / f".{codec}.csv.partial"
+    digest = hashlib.sha256()
+    with open(partial, "wb") as table:
+        for data in _table_blocks(parts):
+            table.write(data)
+            digest.update(data)
+    _install(out_dir, codec, digest.hexdigest())
+    return digest.hexdigest()
+
+
+def _table_blocks(parts: list[Path]) -> Iterator[bytes]:
+    yield table_header()
+    for part in parts:
+        if part.is_file():
+            with open(part, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    yield block
 
 
 def _install(out_dir: Path, codec: str, sha256: str) -> None:
@@ -408,3 +580,24 @@ def prepare(
         f"fewer than 2 rows, so synthetic stub: {', '.join(stubs) or 'none'}"
     )
     return report
+
+
+def _worker(job_path: str, worker: int, workers: int) -> None:
+    """Split chunks worker, worker + workers, ... of a job; results as JSON."""
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    codecs = {name: Codec(**entry) for name, entry in job["codecs"].items()}
+    work = Path(job["work"])
+    for index in range(worker, len(job["chunks"]), workers):
+        result = split_chunk(
+            Chunk(**job["chunks"][index]),
+            index,
+            codecs,
+            job["max_line_bytes"],
+            job["keep_every_bad_row"],
+            work,
+        )
+        (work / f"{index}.json").write_text(json.dumps(asdict(result)))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
