@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from vmaf_predictor.corpus import COLUMNS, TARGET, table_header, table_line
+from vmaf_predictor.corpus import TARGET, table_header, table_line
 from vmaf_predictor.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.registry import Codec
 
@@ -45,9 +45,7 @@ KEY_SPELLINGS: dict[str, tuple[str, ...]] = {
 PROBE_FEATURES = tuple(name for name in FEATURE_NAMES if name != "crf")
 STANDIN_KEYS = ("bitrate_kbps", "framerate", "duration_s", "width", "height")
 NON_NEGATIVE_KEYS = ("bitrate_kbps", "encode_size_bytes", "width", "height")
-SPELLINGS_OF = {
-    key: frozenset(KEY_SPELLINGS.get(key, (key,))) for key in NON_NEGATIVE_KEYS
-}
+SPELLINGS_OF = {key: KEY_SPELLINGS.get(key, (key,)) for key in NON_NEGATIVE_KEYS}
 PROBE_KEYS = frozenset(PROBE_FEATURES)
 BAD_ROWS_SHOWN = 20
 MANIFEST = "manifest.json"
@@ -160,14 +158,13 @@ def training_row(
             f"[{codec.quality_min:g}, {codec.quality_max:g}]"
         )
     for key in NON_NEGATIVE_KEYS:
-        if not SPELLINGS_OF[key].isdisjoint(record):
+        if any(spelling in record for spelling in SPELLINGS_OF[key]):
             value = _number(record, key)
             if not (math.isfinite(value) and value >= 0):
                 raise BadRow(f"{key} must be finite and not negative, got {value:g}")
     has_probe = record.keys() >= PROBE_KEYS
     if has_probe:
-        row = {name: _number(record, name) for name in PROBE_FEATURES}
-        row["crf"] = crf
+        row = {"crf": crf} | {name: _number(record, name) for name in PROBE_FEATURES}
     else:
         values = {key: _number(record, key) for key in STANDIN_KEYS}
         if values["framerate"] <= 0 or values["width"] < 1 or values["height"] < 1:
@@ -180,8 +177,8 @@ def training_row(
             int(values["width"]),
             int(values["height"]),
         )
-    row[TARGET] = vmaf
-    return encoder, {name: row[name] for name in COLUMNS}, has_probe
+    row[TARGET] = vmaf  # the row is now in COLUMNS order
+    return encoder, row, has_probe
 
 
 def _lines(
