@@ -12,7 +12,7 @@ READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify report test test-repro test-report qemu-user lint pytest format bench lock clean
+.PHONY: help all_stubs verify report test test-repro test-report test-slurm qemu-user lint pytest format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -37,6 +37,10 @@ test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threa
 
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
 	$(BIN)/pytest -m browser tests/test_report_browser.py
+
+# Root: installs munge and Slurm from Debian when missing, runs slurmd.
+test-slurm: $(READY)  ## the workflow on a one-node Slurm it starts (profiles/slurm); ~8 min
+	$(BIN)/pytest -v -rA -m slurm tests/slurm
 
 # Debian's qemu-user runs the build as another CPU model (needs root to install).
 qemu-user:

@@ -291,3 +291,13 @@ def test_chunks_start_at_line_starts_and_cover_the_file(tmp_path):
         assert (
             before.end == after.start and data[after.start - 1 : after.start] == b"\n"
         )
+
+
+def test_an_unchanged_report_is_not_rewritten(split, tmp_path):
+    report = split(write(tmp_path / "c.jsonl", *GOOD))
+    paths = (tmp_path / "r.json", tmp_path / "r.md")
+    corpus_split.write_report(report, *paths)
+    for path in paths:
+        os.utime(path, ns=(1, 1))
+    corpus_split.write_report(report, *paths)
+    assert [path.stat().st_mtime_ns for path in paths] == [1, 1]

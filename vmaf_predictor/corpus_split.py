@@ -34,6 +34,7 @@ import orjson
 from vmaf_predictor.corpus import TARGET, table_header, table_line
 from vmaf_predictor.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.registry import Codec
+from vmaf_predictor.stage import write_atomic
 
 # Canonical Phase A keys first, then the aliases older hardware sweeps use.
 KEY_SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -511,7 +512,7 @@ def write_report(report: SplitReport, json_path: Path, markdown_path: Path) -> N
     """``results/corpus_report.json`` and ``.md``: what was read and kept."""
     data = asdict(report)
     data.pop("fingerprint")
-    Path(json_path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    _write_unless_same(json_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     lines = [
         "# Corpus report",
         "",
@@ -544,7 +545,17 @@ def write_report(report: SplitReport, json_path: Path, markdown_path: Path) -> N
     ]
     if report.bad_rows:
         lines += ["", "## Bad rows", "", *(f"- {row}" for row in report.bad_rows)]
-    Path(markdown_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_unless_same(markdown_path, "\n".join(lines) + "\n")
+
+
+def _write_unless_same(path: str | Path, text: str) -> None:
+    # Every Snakemake process (each cluster job's too) writes the report when
+    # it starts: atomically, and only when it changes, so a reader never sees
+    # half a file and the report's page is not remade for nothing.
+    data = text.encode("utf-8")
+    path = Path(path)
+    if not path.is_file() or path.read_bytes() != data:
+        write_atomic(path, data)
 
 
 def prepare(
