@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from browser import Browser
+from workflow_runs import snakemake, write_corpus
 
 from vmaf_predictor.checkout import ROOT, copy_workflow
 from vmaf_predictor.corpus import synthetic_bitrate
@@ -56,16 +55,6 @@ SHOWN_IMAGE = (
 )
 
 
-def snakemake(checkout: Path, *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
@@ -79,12 +68,12 @@ def report(tmp_path_factory) -> Path:
         for crf in range(10, 46)
         for width, height in ((1280, 720), (1920, 1080), (3840, 2160))
     ]  # fmt: skip
-    corpus = root / "real.jsonl"
-    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    corpus = write_corpus(root / "real.jsonl", rows)
     checkout = copy_workflow(root / "checkout", with_models=True, codecs=CODECS)
     config = ("--config", f"corpus={corpus}")
-    snakemake(checkout, "--cores", "2", "report_pages", *config)
-    snakemake(checkout, "--report", "report.html", "report_pages", *config)
+    for args in (("--cores", "2"), ("--report", "report.html")):
+        result = snakemake(checkout, *args, "report_pages", *config)
+        assert result.returncode == 0, result.stderr[-3000:]
     return checkout / "report.html"
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_runs import real_rows, snakemake, write_corpus
 
 from vmaf_predictor.checkout import copy_workflow
 
@@ -27,15 +27,6 @@ def make_checkout(path: Path, codecs=CODECS, edit=None) -> Path:
         edit(config)
         (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def snakemake(checkout: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-    )
 
 
 def build(checkout: Path, cores: int = 2) -> Path:
@@ -165,20 +156,6 @@ def test_verify_passes_on_a_fresh_build_and_names_a_changed_model(built):
     assert failed.returncode != 0
     assert re.search(r"predictor_av1_qsv\.onnx .*MISMATCH", failed.stderr)
     assert "predictor_libx264.onnx" not in failed.stderr.split("differ from")[1]
-
-
-def real_rows(encoder: str, crfs, offset: float = 0.0) -> list[dict]:
-    return [
-        {"encoder": encoder, "crf": crf, "vmaf_score": 99.0 - crf + offset,
-         "width": 1920, "height": 1080, "framerate": 30, "duration_s": 4.0,
-         "bitrate_kbps": 9000.0 - 150 * crf, "exit_status": 0}
-        for crf in crfs
-    ]  # fmt: skip
-
-
-def write_corpus(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
 
 
 def test_real_rows_flip_two_codecs_and_the_other_twelve_stay_committed(tmp_path):

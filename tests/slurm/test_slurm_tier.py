@@ -16,7 +16,6 @@ runs in a fresh clone, the two are the same.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import signal
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 from local_slurm import LocalSlurm, client_env
+from workflow_runs import real_rows, snakemake, write_corpus
 
 from vmaf_predictor.checkout import ROOT, copy_workflow
 
@@ -159,27 +159,16 @@ def test_each_job_asks_slurm_for_its_rules_resources(slurm, cluster_build):
 
 
 def test_a_real_corpus_on_the_cluster_gives_the_bytes_of_a_local_build(slurm, tmp_path):
-    """With --config corpus=...: the corpus is split when Snakemake starts,
-    in the main process and again in every job; two codecs, one from rows."""
+    """With --config corpus=...: split when Snakemake starts (each job's
+    Snakemake finds the split unchanged); two codecs, one from rows."""
     corpus = tmp_path / "real.jsonl"
-    rows = [
-        {"encoder": "libx264", "crf": crf, "vmaf_score": 99.0 - crf,
-         "width": 1920, "height": 1080, "framerate": 30, "duration_s": 4.0,
-         "bitrate_kbps": 9000.0 - 150 * crf, "exit_status": 0}
-        for crf in range(10, 40)
-    ]  # fmt: skip
-    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    write_corpus(corpus, real_rows("libx264", range(10, 40)))
     codecs = ["libx264", "av1_qsv"]
     local = copy_workflow(tmp_path / "local", with_models=True, codecs=codecs)
     on_slurm = copy_workflow(tmp_path / "slurm", with_models=True, codecs=codecs)
     target = ("--forceall", "all_stubs", "--config", f"corpus={corpus}")
 
-    built = subprocess.run(
-        [sys.executable, "-m", "snakemake", *target],
-        cwd=local,
-        capture_output=True,
-        text=True,
-    )
+    built = snakemake(local, *target)
     assert built.returncode == 0, built.stderr[-5000:]
     status, log, _ = run_snakemake(on_slurm, *target)
     assert status == 0, log[-5000:]

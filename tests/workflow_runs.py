@@ -1,0 +1,36 @@
+"""Helpers of the tests that run the real workflow: Snakemake in a checkout,
+and small real (Phase A) corpora."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def snakemake(checkout: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m snakemake ARGS`` in ``checkout``, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
+
+
+def real_rows(encoder: str, crfs: Iterable[int], offset: float = 0.0) -> list[dict]:
+    """Phase A rows of one encoder at 1080p, VMAF falling one point per CRF."""
+    return [
+        {"encoder": encoder, "crf": crf, "vmaf_score": 99.0 - crf + offset,
+         "width": 1920, "height": 1080, "framerate": 30, "duration_s": 4.0,
+         "bitrate_kbps": 9000.0 - 150 * crf, "exit_status": 0}
+        for crf in crfs
+    ]  # fmt: skip
+
+
+def write_corpus(path: Path, rows: list[dict]) -> Path:
+    """``rows`` as a JSONL corpus file."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
