@@ -26,9 +26,9 @@ def test_overview_marks_each_codec_as_matching_or_differing():
     assert "abababababab</code>" in page  # the short hash, full one on hover
 
 
-def test_curves_follow_a_shot_whose_bitrate_falls_with_crf(x264):
+def test_curves_follow_a_shot_whose_bitrate_falls_with_crf():
     crfs = [18.0, 30.0, 45.0]
-    inputs = report.curve_inputs(x264, 1920, 1080, crfs)
+    inputs = report.curve_inputs(1920, 1080, crfs)
     assert inputs.shape == (3, 14) and list(inputs[:, 0]) == crfs
     bitrates = list(inputs[:, 1])
     assert bitrates == sorted(bitrates, reverse=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 from vmaf_predictor import allowlist, corpus, trained, validate
 from vmaf_predictor.card import card_file_name, model_file_name
+from vmaf_predictor.export import INPUT_NAME, OUTPUT_NAME
 from vmaf_predictor.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.hashes import sha256_file
 from vmaf_predictor.registry import Codec
@@ -72,9 +73,7 @@ def markdown_page(title: str, markdown_text: str) -> str:
 # Figures --------------------------------------------------------------------
 
 
-def curve_inputs(
-    codec: Codec, width: int, height: int, crfs: Sequence[float]
-) -> np.ndarray:
+def curve_inputs(width: int, height: int, crfs: Sequence[float]) -> np.ndarray:
     """Model inputs [len(crfs), 14] for one shot size across ``crfs``."""
     rows = []
     for crf in crfs:
@@ -103,8 +102,8 @@ def vmaf_curves(codec: Codec, onnx_path: Path) -> list[Curve]:
     crfs = validate.quality_grid(codec)
     curves = []
     for width, height in CURVE_RESOLUTIONS:
-        inputs = curve_inputs(codec, width, height, crfs)
-        (vmaf,) = session.run(["vmaf"], {"input": inputs})
+        inputs = curve_inputs(width, height, crfs)
+        (vmaf,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs})
         analytical = [
             codec.analytical_vmaf(float(crf), float(bitrate))
             for crf, bitrate in zip(crfs, inputs[:, 1], strict=True)
@@ -130,7 +129,6 @@ def _figure(size: tuple[float, float] = (7.2, 4.5)):
 def _save(figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, format="png", metadata={"Software": None})
-    figure.clear()
     import matplotlib.pyplot as plt
 
     plt.close(figure)
