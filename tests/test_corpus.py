@@ -1,5 +1,7 @@
 import hashlib
 
+import numpy as np
+
 from vmaf_predictor import corpus
 from vmaf_predictor.features import FEATURE_NAMES
 
@@ -79,9 +81,10 @@ def test_table_round_trips_exactly(x264, tmp_path):
 
 def test_a_real_table_makes_a_real_n_corpus(x264, tmp_path):
     rows = corpus.synthetic_rows(x264, 7)
-    (tmp_path / "real.csv").write_bytes(corpus.table_bytes(rows))
+    split_table = [[row[name] for name in corpus.COLUMNS] for row in rows]
+    np.save(tmp_path / "real.npy", np.array(split_table))
     info = corpus.build_corpus(
-        x264, 100, tmp_path / "real.csv", "probe", tmp_path / "t.csv", tmp_path / "i"
+        x264, 100, tmp_path / "real.npy", "probe", tmp_path / "t.csv", tmp_path / "i"
     )
     assert (info.label, info.features) == ("real-N=7", "probe")
     assert corpus.read_table(tmp_path / "t.csv") == rows

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from vmaf_predictor import corpus, corpus_split
+from vmaf_predictor import corpus, corpus_rows, corpus_split
 
 
 def phase_a(encoder="libx264", crf=23, vmaf=91.5, **extra) -> dict:
@@ -52,7 +52,7 @@ GOOD = [phase_a(crf=c) for c in (20, 25, 30)]
 def test_rows_of_a_codec_become_its_canonical_table(split, tmp_path):
     report = split(write(tmp_path / "c.jsonl", *GOOD))
     table = report.table("libx264", tmp_path / "split")
-    rows = corpus.read_table(table)
+    rows = corpus.read_split_table(table)
     assert [r["crf"] for r in rows] == [20, 25, 30]
     assert report.codecs["libx264"].rows == 3 and not report.codecs["libx264"].probe
 
@@ -76,16 +76,16 @@ def test_aliases_are_read_and_canonical_keys_win(split, tmp_path):
     }
     both = {**phase_a(crf=30, vmaf=80.0), "q": 99, "vmaf": 1.0}
     report = split(write(tmp_path / "c.jsonl", alias, both))
-    rows = corpus.read_table(report.table("libx264", tmp_path / "split"))
+    rows = corpus.read_split_table(report.table("libx264", tmp_path / "split"))
     assert [(r["crf"], r["vmaf"]) for r in rows] == [(22, 93.0), (30, 80.0)]
 
 
 def test_rows_with_probe_statistics_use_them(split, tmp_path):
-    probe = {name: 2.5 for name in corpus_split.PROBE_FEATURES}
+    probe = {name: 2.5 for name in corpus_rows.PROBE_FEATURES}
     report = split(
         write(tmp_path / "c.jsonl", *[phase_a(crf=c, **probe) for c in (20, 30)])
     )
-    rows = corpus.read_table(report.table("libx264", tmp_path / "split"))
+    rows = corpus.read_split_table(report.table("libx264", tmp_path / "split"))
     assert report.codecs["libx264"].probe and rows[0]["saliency_mean"] == 2.5
 
 
@@ -194,7 +194,7 @@ def test_shards_are_read_recursively_in_sorted_order(split, tmp_path):
     write(shards / "b" / "0.jsonl", phase_a(crf=21))
     write(shards / "notes.txt", "not a shard")
     report = split(str(shards))
-    rows = corpus.read_table(report.table("libx264", tmp_path / "split"))
+    rows = corpus.read_split_table(report.table("libx264", tmp_path / "split"))
     assert [r["crf"] for r in rows] == [11, 21, 31]
     assert [os.path.relpath(f, shards) for f in report.files] == [
         "a.jsonl",
@@ -209,8 +209,8 @@ def test_an_unchanged_table_keeps_its_mtime_when_the_corpus_is_rewritten(
     source = tmp_path / "c.jsonl"
     write(source, *GOOD, phase_a(encoder="av1_qsv", crf=20), phase_a(encoder="av1_qsv"))
     split(str(source))
-    x264 = tmp_path / "split" / "libx264.csv"
-    qsv = tmp_path / "split" / "av1_qsv.csv"
+    x264 = tmp_path / "split" / "libx264.npy"
+    qsv = tmp_path / "split" / "av1_qsv.npy"
     os.utime(x264, ns=(1, 1))
     os.utime(qsv, ns=(1, 1))
     write(
@@ -266,7 +266,7 @@ def test_a_chunked_split_by_worker_processes_equals_one_pass(
     monkeypatch.setattr(corpus_split, "CHUNK_BYTES", 700)  # many chunks per file
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
     chunked = corpus_split.split(source, codecs, tmp_path / "chunked", bad_rows="skip")
-    assert len(list(corpus_split._chunks([tmp_path / "shards" / "a.jsonl"], 700))) > 3
+    assert len(list(corpus_split.chunks_of([tmp_path / "shards" / "a.jsonl"], 700))) > 3
     assert (chunked.rows_read, chunked.kept, chunked.dropped, chunked.bad_rows) == (
         one.rows_read,
         one.kept,
@@ -275,8 +275,8 @@ def test_a_chunked_split_by_worker_processes_equals_one_pass(
     )
     assert chunked.codecs == one.codecs and chunked.digest == one.digest
     for codec in one.codecs:
-        assert (tmp_path / "chunked" / f"{codec}.csv").read_bytes() == (
-            tmp_path / "one" / f"{codec}.csv"
+        assert (tmp_path / "chunked" / f"{codec}.npy").read_bytes() == (
+            tmp_path / "one" / f"{codec}.npy"
         ).read_bytes()
     assert not (tmp_path / "chunked" / ".chunks").exists()
 
@@ -285,7 +285,7 @@ def test_chunks_start_at_line_starts_and_cover_the_file(tmp_path):
     path = tmp_path / "c.jsonl"
     write(path, *[phase_a(crf=c) for c in range(10, 50)])
     data = path.read_bytes()
-    chunks = list(corpus_split._chunks([path], 500))
+    chunks = list(corpus_split.chunks_of([path], 500))
     assert chunks[0].start == 0 and chunks[-1].end == len(data)
     for before, after in itertools.pairwise(chunks):
         assert (

@@ -5,25 +5,35 @@
 
 For each size: writes a realistic corpus (all 14 codecs plus a codec outside
 the registry, some failed encodes, full Phase A keys; about 400 bytes a row),
-then prints the time of a plain `wc -l`, and of the split (median of --runs,
-each in a fresh process) with rows/s, MB/s and the peak RSS of the largest of
-the split's processes (it runs one worker per CPU). Peak RSS staying flat
-from one size to the next shows memory does not grow with the file.
+then prints, each the median of --runs, in a fresh process:
+- `wc -l` of the file: reading it once, as fast as it gets;
+- decode only: the same chunks, worker processes and JSON decoder as the
+  split, doing nothing but decode each line (the floor of any split that
+  reads the JSON);
+- the split itself, with rows/s, MB/s and the peak RSS of the largest of its
+  processes (one worker per CPU).
+Peak RSS staying flat from one size to the next shows memory does not grow
+with the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
+import msgspec
 import yaml
+
+from vmaf_predictor import corpus_columns, corpus_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +80,21 @@ def generate(path: Path, rows: int, codecs: dict) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
+def decode_chunk(chunk: corpus_split.Chunk) -> int:
+    decoder = msgspec.json.Decoder(corpus_columns.CorpusLine)
+    with open(chunk.path, "rb") as handle:
+        handle.seek(chunk.start)
+        lines = handle.read(chunk.end - chunk.start).split(b"\n")
+    return len([decoder.decode(line) for line in lines if line])
+
+
+def decode_only(corpus: Path) -> None:
+    """Decode every line as the split does, and nothing else."""
+    chunks = corpus_split.chunks_of([corpus], corpus_split.CHUNK_BYTES)
+    with Pool(os.cpu_count()) as pool:
+        print(sum(pool.imap(decode_chunk, chunks)))
+
+
 def timed(command: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one run, measured by GNU time."""
     start = time.perf_counter()
@@ -83,22 +108,32 @@ def timed(command: list[str]) -> tuple[float, int]:
     return elapsed, int(result.stderr.strip().splitlines()[-1])
 
 
+def median_seconds(command: list[str], runs: int) -> float:
+    return statistics.median(timed(command)[0] for _ in range(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--decode-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.decode_only:
+        decode_only(args.decode_only)
+        return
     config_path = ROOT / "config.yaml"
     codecs = yaml.safe_load(config_path.read_text())["codecs"]
-    print(f"{'rows':>10} {'MB':>7} {'wc -l s':>8} {'split s':>8} {'ratio':>6} "
-          f"{'rows/s':>9} {'MB/s':>6} {'RSS/process MiB':>16}")  # fmt: skip
+    print(f"{'rows':>10} {'MB':>6} {'wc -l s':>8} {'decode s':>9} {'split s':>8} "
+          f"{'/wc -l':>7} {'/decode':>8} {'rows/s':>9} {'MB/s':>6} "
+          f"{'RSS/process MiB':>16}")  # fmt: skip
     for rows in args.rows:
         with tempfile.TemporaryDirectory() as scratch:
             corpus = Path(scratch) / "corpus.jsonl"
             generate(corpus, rows, codecs)
             megabytes = corpus.stat().st_size / 1e6
-            wc = statistics.median(
-                timed(["wc", "-l", str(corpus)])[0] for _ in range(args.runs)
+            wc = median_seconds(["wc", "-l", str(corpus)], args.runs)
+            decode = median_seconds(
+                [sys.executable, __file__, "--decode-only", str(corpus)], args.runs
             )
             splits, peaks = [], []
             for run in range(args.runs):
@@ -112,8 +147,9 @@ def main() -> None:
                 peaks.append(peak)
             split = statistics.median(splits)
             print(
-                f"{rows:>10} {megabytes:>7.0f} {wc:>8.2f} {split:>8.2f} "
-                f"{split / wc:>6.1f} {rows / split:>9.0f} {megabytes / split:>6.1f} "
+                f"{rows:>10} {megabytes:>6.0f} {wc:>8.2f} {decode:>9.2f} "
+                f"{split:>8.2f} {split / wc:>6.1f}x {split / decode:>7.2f}x "
+                f"{rows / split:>9.0f} {megabytes / split:>6.1f} "
                 f"{max(peaks) / 1024:>16.0f}"
             )
 

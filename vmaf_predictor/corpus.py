@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from vmaf_predictor.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.registry import Codec
 
@@ -117,6 +119,14 @@ def read_table(path: Path) -> list[dict[str, float]]:
         return [dict(zip(COLUMNS, map(float, line), strict=True)) for line in reader]
 
 
+def read_split_table(path: Path) -> list[dict[str, float]]:
+    """Read a codec's table from the corpus split: float64 rows of COLUMNS."""
+    array = np.load(path, allow_pickle=False)
+    if array.ndim != 2 or array.shape[1] != len(COLUMNS):
+        raise ValueError(f"{path}: shape {array.shape} is not (rows, {len(COLUMNS)})")
+    return [dict(zip(COLUMNS, row, strict=True)) for row in array.tolist()]
+
+
 def write_corpus(
     rows: Sequence[dict[str, float]],
     info_fields: dict[str, str],
@@ -155,7 +165,7 @@ def build_corpus(
     codec then falls back to its synthetic stub.
     """
     if real_table is not None:
-        rows = read_table(real_table)
+        rows = read_split_table(real_table)
         fields = {"kind": "real", "features": real_features}
     else:
         rows = synthetic_rows(codec, synthetic_rows_count)

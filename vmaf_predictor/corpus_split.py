@@ -6,64 +6,52 @@ changes, so its mtime (what Snakemake compares) moves only then. Touching or
 rewriting the corpus with the same rows retrains nothing; editing one codec's
 rows retrains that codec only.
 
-Lines are read in bytes with a length limit and written straight to the
-per-codec tables, so memory stays flat however large the corpus is. A large
-corpus is cut into fixed-size chunks at line boundaries, split by one worker
+The corpus is cut into fixed-size chunks at line starts, split by one worker
 process per CPU, and joined back in order: the tables, the report and the
 line numbers of bad rows are the same as from one process, whatever the CPU
-count.
+count. A chunk is decided column by column (:mod:`corpus_columns`), with the
+per-row rules (:mod:`corpus_rows`) for every row that needs them; memory
+stays flat however large the corpus is. A codec's table is a ``.npy`` of
+float64 rows in COLUMNS order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import math
 import os
 import shutil
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
+import numpy as np
 
-from vmaf_predictor.corpus import TARGET, table_header, table_line
-from vmaf_predictor.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.corpus import COLUMNS
+from vmaf_predictor.corpus_columns import split_lines
+from vmaf_predictor.corpus_rows import (
+    BAD_ROWS_SHOWN,
+    ROW_FORMAT,
+    ChunkResult,
+    read_line,
+)
 from vmaf_predictor.registry import Codec
 from vmaf_predictor.stage import write_atomic
 
-# Canonical Phase A keys first, then the aliases older hardware sweeps use.
-KEY_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "encoder": ("encoder", "codec"),
-    "crf": ("crf", "q", "cq"),
-    "vmaf_score": ("vmaf_score", "vmaf"),
-    "bitrate_kbps": ("bitrate_kbps", "actual_kbps"),
-}
-PROBE_FEATURES = tuple(name for name in FEATURE_NAMES if name != "crf")
-STANDIN_KEYS = ("bitrate_kbps", "framerate", "duration_s", "width", "height")
-NON_NEGATIVE_KEYS = ("bitrate_kbps", "encode_size_bytes", "width", "height")
-SPELLINGS_OF = {key: KEY_SPELLINGS.get(key, (key,)) for key in NON_NEGATIVE_KEYS}
-PROBE_KEYS = frozenset(PROBE_FEATURES)
-BAD_ROWS_SHOWN = 20
 MANIFEST = "manifest.json"
+TABLE_SUFFIX = ".npy"
 # Fixed, so the work (and its order) never depends on the machine.
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 8 << 20
 
 
 class CorpusError(ValueError):
     """The corpus has bad rows (strict mode) or cannot be read."""
-
-
-class BadRow(ValueError):
-    """One line that is not a well-formed corpus row."""
-
-
-class Dropped(Exception):
-    """A well-formed row that is not training data; args[0] is the reason."""
 
 
 @dataclass
@@ -91,7 +79,9 @@ class SplitReport:
     def table(self, codec: str, out_dir: Path) -> Path | None:
         """The codec's table when it has enough rows to train on."""
         entry = self.codecs.get(codec)
-        return Path(out_dir) / f"{codec}.csv" if entry and entry.rows >= 2 else None
+        if entry is None or entry.rows < 2:
+            return None
+        return Path(out_dir) / f"{codec}{TABLE_SUFFIX}"
 
 
 def corpus_files(path: str | Path) -> list[Path]:
@@ -107,86 +97,11 @@ def corpus_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def _get(record: Mapping[str, Any], key: str) -> Any:
-    if key in record:  # the canonical spelling: the common, fast case
-        return record[key]
-    spellings = KEY_SPELLINGS.get(key, (key,))
-    for spelling in spellings:
-        if spelling in record:
-            return record[spelling]
-    raise BadRow(f"missing key {' / '.join(spellings)}")
-
-
-def _number(record: Mapping[str, Any], key: str) -> float:
-    value = _get(record, key)
-    # type() rather than isinstance(): bool is an int subclass, and not a number.
-    if type(value) is not float and type(value) is not int:
-        raise BadRow(f"{key} must be a number, got {json.dumps(value)}")
-    return float(value)
-
-
-def training_row(
-    record: Any, codecs: Mapping[str, Codec]
-) -> tuple[str, dict[str, float], bool]:
-    """(codec, canonical row, has probe features) of one decoded JSON line.
-
-    Raises :class:`BadRow` for a malformed row and :class:`Dropped` for a
-    well-formed one that is not training data.
-    """
-    if not isinstance(record, dict):
-        raise BadRow("not a JSON object")
-    encoder = _get(record, "encoder")
-    if not isinstance(encoder, str):
-        raise BadRow(f"encoder must be a string, got {json.dumps(encoder)}")
-    _get(record, "crf")
-    score = _get(record, "vmaf_score")
-    if record.get("exit_status", 0) != 0:
-        raise Dropped("exit_status not 0")
-    if score is None:
-        raise Dropped("score null or not finite")
-    vmaf = _number(record, "vmaf_score")
-    if not math.isfinite(vmaf):
-        raise Dropped("score null or not finite")
-    if encoder not in codecs:
-        raise Dropped(f"encoder {encoder}")
-    codec = codecs[encoder]
-    if not 0.0 <= vmaf <= 100.0:
-        raise BadRow(f"vmaf_score {vmaf:g} is outside [0, 100]")
-    crf = _number(record, "crf")
-    if not codec.quality_min <= crf <= codec.quality_max:
-        raise BadRow(
-            f"crf {crf:g} is outside {encoder}'s range "
-            f"[{codec.quality_min:g}, {codec.quality_max:g}]"
-        )
-    for key in NON_NEGATIVE_KEYS:
-        if any(spelling in record for spelling in SPELLINGS_OF[key]):
-            value = _number(record, key)
-            if not (math.isfinite(value) and value >= 0):
-                raise BadRow(f"{key} must be finite and not negative, got {value:g}")
-    has_probe = record.keys() >= PROBE_KEYS
-    if has_probe:
-        row = {"crf": crf} | {name: _number(record, name) for name in PROBE_FEATURES}
-    else:
-        values = {key: _number(record, key) for key in STANDIN_KEYS}
-        if values["framerate"] <= 0 or values["width"] < 1 or values["height"] < 1:
-            raise BadRow("framerate, width and height must be positive")
-        row = standin_features(
-            crf,
-            values["bitrate_kbps"],
-            values["framerate"],
-            values["duration_s"],
-            int(values["width"]),
-            int(values["height"]),
-        )
-    row[TARGET] = vmaf  # the row is now in COLUMNS order
-    return encoder, row, has_probe
-
-
 def _lines(
     path: Path, max_line_bytes: int, start: int = 0, end: int | None = None
 ) -> Iterator[tuple[bytes | None, bool]]:
-    """(bytes or None when too long, ends with a newline) for each line that
-    starts in [start, end)."""
+    """(bytes without the newline, or None when too long; it ended with a
+    newline) for each line that starts in [start, end)."""
     with open(path, "rb") as handle:
         handle.seek(start)
         position = start
@@ -201,28 +116,10 @@ def _lines(
                     line = handle.readline(1 << 20)
                     position += len(line)
                 yield None, True
+            elif line.endswith(b"\n"):
+                yield line[:-1], True
             else:
-                yield line, line.endswith(b"\n")
-
-
-def _decode(line: bytes, complete: bool) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        pass  # json names the exact problem (and accepts NaN and huge ints)
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRow(f"not UTF-8 (byte {error.start + 1})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        if not complete:
-            raise BadRow(
-                "truncated last line (no newline at the end of the file: "
-                "was the sweep killed mid-write?)"
-            ) from None
-        raise BadRow(f"not valid JSON ({error.msg}, column {error.colno})") from None
+                yield line, False
 
 
 def fingerprint(files: list[Path], options: Mapping[str, Any]) -> list[Any]:
@@ -238,7 +135,7 @@ def split(
     bad_rows: str = "strict",
     max_line_bytes: int = 1 << 20,
 ) -> SplitReport:
-    """Split ``corpus`` into ``out_dir/<codec>.csv``; return the report.
+    """Split ``corpus`` into ``out_dir/<codec>.npy``; return the report.
 
     Reuses the previous split when the files and options are unchanged.
     Raises :class:`CorpusError` for bad rows unless ``bad_rows == "skip"``.
@@ -258,18 +155,27 @@ def split(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        chunks = list(_chunks(files, CHUNK_BYTES))
+        chunks = list(chunks_of(files, CHUNK_BYTES))
         results = _split_chunks(chunks, codecs, max_line_bytes, bad_rows, work)
         _merge(chunks, results, report, bad_rows)
         if report.bad_total and bad_rows != "skip":
             raise CorpusError(_bad_rows_message(corpus, report))
-        for codec, entry in report.codecs.items():
-            entry.sha256 = _join_table(
-                out_dir, codec, [work / f"{i}.{codec}.rows" for i in range(len(chunks))]
+        # Threads: hashing and file I/O release the GIL.
+        with ThreadPoolExecutor(os.cpu_count()) as pool:
+            digests = pool.map(
+                lambda codec: _join_table(
+                    out_dir,
+                    codec,
+                    report.codecs[codec].rows,
+                    [work / f"{i}.{codec}.rows" for i in range(len(chunks))],
+                ),
+                report.codecs,
             )
+            for entry, digest in zip(report.codecs.values(), digests, strict=True):
+                entry.sha256 = digest
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for stale in out_dir.glob("*.csv"):
+    for stale in out_dir.glob(f"*{TABLE_SUFFIX}"):
         if stale.stem not in report.codecs:
             stale.unlink()
     report.codecs = dict(sorted(report.codecs.items()))
@@ -289,7 +195,9 @@ class Chunk:
     end: int
 
 
-def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[Chunk]:
+def chunks_of(files: list[Path], chunk_bytes: int) -> Iterator[Chunk]:
+    """The files cut into chunks of about ``chunk_bytes``, each ending at a
+    line start (an empty file is one empty chunk)."""
     for path in files:
         size = path.stat().st_size
         start = 0
@@ -310,19 +218,6 @@ def _chunks(files: list[Path], chunk_bytes: int) -> Iterator[Chunk]:
             yield Chunk(str(path), 0, 0)
 
 
-@dataclass
-class ChunkResult:
-    """What one chunk held; its rows are in <work>/<index>.<codec>.rows."""
-
-    lines: int = 0
-    rows_read: int = 0
-    kept: dict[str, list] = field(default_factory=dict)  # codec -> [rows, probe]
-    dropped: dict[str, int] = field(default_factory=dict)
-    unknown: dict[str, int] = field(default_factory=dict)
-    bad_rows: list[list] = field(default_factory=list)  # [line in chunk, reason]
-    bad_total: int = 0
-
-
 def split_chunk(
     chunk: Chunk,
     index: int,
@@ -330,50 +225,45 @@ def split_chunk(
     max_line_bytes: int,
     keep_every_bad_row: bool,
     work: Path,
+    columnar: bool = True,
 ) -> ChunkResult:
-    """Split one chunk: rows appended to per-codec files, the rest counted."""
-    result = ChunkResult()
-    dropped: Counter[str] = Counter()
-    unknown: Counter[str] = Counter()
+    """Split one chunk: rows written to <work>/<index>.<codec>.rows, the rest
+    counted.
+
+    The chunk is read whole and decided column by column, unless it holds a
+    line over the limit (which could be any size): then, as with
+    ``columnar=False``, it is streamed through the per-row rules alone.
+    """
+    result, keep_all = ChunkResult(), keep_every_bad_row
+    if columnar and chunk.end - chunk.start <= CHUNK_BYTES + max_line_bytes + 1:
+        with open(chunk.path, "rb") as handle:
+            handle.seek(chunk.start)
+            lines = handle.read(chunk.end - chunk.start).split(b"\n")
+        complete = lines[-1] == b""  # the chunk ended with a newline
+        if complete:
+            lines.pop()
+        tables = split_lines(lines, complete, codecs, max_line_bytes, result, keep_all)
+        for codec, rows in tables.items():
+            (work / f"{index}.{codec}.rows").write_bytes(rows.astype("<f8").tobytes())
+        return result
     handles: dict[str, Any] = {}
     try:
-        for line, complete in _lines(
-            Path(chunk.path), max_line_bytes, chunk.start, chunk.end
-        ):
+        lines = _lines(Path(chunk.path), max_line_bytes, chunk.start, chunk.end)
+        for number, (line, complete) in enumerate(lines, start=1):
             result.lines += 1
-            if line is not None and not line.strip():
+            outcome = read_line(
+                result, number, line, complete, codecs, max_line_bytes, keep_all
+            )
+            if outcome is None:
                 continue
-            result.rows_read += 1
-            try:
-                if line is None:
-                    raise BadRow(f"line is longer than {max_line_bytes} bytes")
-                record = _decode(line, complete)
-                codec, row, has_probe = training_row(record, codecs)
-            except Dropped as reason:
-                key = reason.args[0]
-                if key.startswith("encoder "):
-                    unknown[key.removeprefix("encoder ")] += 1
-                    key = "encoder not one of the codecs"
-                dropped[key] += 1
-                continue
-            except BadRow as error:
-                result.bad_total += 1
-                if keep_every_bad_row or len(result.bad_rows) < BAD_ROWS_SHOWN:
-                    result.bad_rows.append([result.lines, str(error)])
-                continue
-            handle = handles.get(codec)
-            if handle is None:
-                handle = handles[codec] = open(  # noqa: SIM115
-                    work / f"{index}.{codec}.rows", "wb"
-                )
-            handle.write(table_line(row))
-            entry = result.kept.setdefault(codec, [0, True])
-            entry[0] += 1
-            entry[1] = entry[1] and has_probe
+            codec, row, probe = outcome
+            if codec not in handles:
+                handles[codec] = open(work / f"{index}.{codec}.rows", "wb")  # noqa: SIM115
+            handles[codec].write(ROW_FORMAT.pack(*row))
+            result.keep(codec, 1, probe)
     finally:
         for handle in handles.values():
             handle.close()
-    result.dropped, result.unknown = dict(dropped), dict(unknown)
     return result
 
 
@@ -450,20 +340,23 @@ def _merge(
     report.unknown_encoders = dict(sorted(unknown.items()))
 
 
-def _join_table(out_dir: Path, codec: str, parts: list[Path]) -> str:
+def _join_table(out_dir: Path, codec: str, rows: int, parts: list[Path]) -> str:
     """The codec's table from its chunks' rows, installed; its sha256."""
-    partial = out_dir / f".{codec}.csv.partial"
+    partial = out_dir / f".{codec}{TABLE_SUFFIX}.partial"
     digest = hashlib.sha256()
     with open(partial, "wb") as table:
-        for data in _table_blocks(parts):
+        for data in _table_blocks(rows, parts):
             table.write(data)
             digest.update(data)
     _install(out_dir, codec, digest.hexdigest())
     return digest.hexdigest()
 
 
-def _table_blocks(parts: list[Path]) -> Iterator[bytes]:
-    yield table_header()
+def _table_blocks(rows: int, parts: list[Path]) -> Iterator[bytes]:
+    header = io.BytesIO()
+    shape = {"descr": "<f8", "fortran_order": False, "shape": (rows, len(COLUMNS))}
+    np.lib.format.write_array_header_1_0(header, shape)
+    yield header.getvalue()
     for part in parts:
         if part.is_file():
             with open(part, "rb") as handle:
@@ -473,7 +366,8 @@ def _table_blocks(parts: list[Path]) -> Iterator[bytes]:
 
 def _install(out_dir: Path, codec: str, sha256: str) -> None:
     """Keep an unchanged table (and its mtime); replace a changed one."""
-    partial, final = out_dir / f".{codec}.csv.partial", out_dir / f"{codec}.csv"
+    final = out_dir / f"{codec}{TABLE_SUFFIX}"
+    partial = out_dir / f".{codec}{TABLE_SUFFIX}.partial"
     if final.is_file() and hashlib.sha256(final.read_bytes()).hexdigest() == sha256:
         partial.unlink()
     else:
@@ -499,7 +393,9 @@ def _read_manifest(out_dir: Path) -> SplitReport | None:
     data = json.loads(path.read_text(encoding="utf-8"))
     data["codecs"] = {c: CodecRows(**e) for c, e in data["codecs"].items()}
     report = SplitReport(**data)
-    tables_present = all((out_dir / f"{c}.csv").is_file() for c in report.codecs)
+    tables_present = all(
+        (out_dir / f"{c}{TABLE_SUFFIX}").is_file() for c in report.codecs
+    )
     return report if tables_present else None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 FEATURE_NAMES: tuple[str, ...] = (
     "crf",
     "probe_bitrate_kbps",
@@ -34,37 +36,76 @@ _Y_AVG = 110.0
 _Y_VAR = 2000.0
 
 
+def round_decimal(values: np.ndarray, ndigits: int) -> np.ndarray:
+    """Python's ``round(x, ndigits)`` of every value, exactly.
+
+    ``rint(x * 10**n) / 10**n`` is the correctly rounded result (the division
+    of two exact numbers rounds once, as Python's decimal round trip does)
+    unless ``x * 10**n`` lies within its own rounding error of a tie, or is too
+    large to have a fraction: those few values are rounded by Python itself.
+    """
+    scale = 10.0**ndigits
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and nan go to Python
+        scaled = values * scale
+        rounded = np.rint(scaled) / scale
+        distance_to_tie = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5)
+        easy = (distance_to_tie > np.abs(scaled) * 2.0**-50) & (
+            np.abs(scaled) < 2.0**51
+        )
+    for i in np.flatnonzero(~easy):
+        rounded[i] = round(float(values[i]), ndigits)
+    return rounded
+
+
+def standin_columns(
+    crf: np.ndarray,
+    bitrate_kbps: np.ndarray,
+    fps: np.ndarray,
+    duration_s: np.ndarray,
+    width: np.ndarray,
+    height: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Features for rows that have no probe statistics, one column each.
+
+    Derived only from bitrate, frame rate, duration and frame size with
+    elementwise IEEE arithmetic (no libm, each operation rounded once, in a
+    fixed order), then rounded, so every machine gets the same values.
+    Width and height are truncated to whole pixels.
+    """
+    width, height = np.trunc(width), np.trunc(height)
+    frame_bytes = bitrate_kbps * 1000.0 / 8.0 / fps
+    bits_per_pixel = bitrate_kbps * 1000.0 / (fps * width * height)
+    constant = np.ones_like(crf)
+    return {
+        "crf": crf,
+        "probe_bitrate_kbps": round_decimal(bitrate_kbps, 3),
+        "probe_i_frame_avg_bytes": round_decimal(frame_bytes * _I_FRAME_RATIO, 1),
+        "probe_p_frame_avg_bytes": round_decimal(frame_bytes * _P_FRAME_RATIO, 1),
+        "probe_b_frame_avg_bytes": round_decimal(frame_bytes * _B_FRAME_RATIO, 1),
+        "saliency_mean": constant * _SALIENCY_MEAN,
+        "saliency_var": constant * _SALIENCY_VAR,
+        "frame_diff_mean": round_decimal(np.minimum(bits_per_pixel * 100.0, 50.0), 4),
+        "y_avg": constant * _Y_AVG,
+        "y_var": constant * _Y_VAR,
+        "shot_length_frames": np.maximum(1.0, np.rint(duration_s * fps)),
+        "fps": fps,
+        "width": width,
+        "height": height,
+    }
+
+
 def standin_features(
     crf: float,
     bitrate_kbps: float,
     fps: float,
     duration_s: float,
-    width: int,
-    height: int,
+    width: float,
+    height: float,
 ) -> dict[str, float]:
-    """Features for a row that has no probe statistics.
-
-    Derived only from bitrate, frame rate, duration and frame size with plain
-    arithmetic (no libm), then rounded, so every machine gets the same values.
-    """
-    frame_bytes = bitrate_kbps * 1000.0 / 8.0 / fps
-    bits_per_pixel = bitrate_kbps * 1000.0 / (fps * width * height)
-    return {
-        "crf": float(crf),
-        "probe_bitrate_kbps": round(bitrate_kbps, 3),
-        "probe_i_frame_avg_bytes": round(frame_bytes * _I_FRAME_RATIO, 1),
-        "probe_p_frame_avg_bytes": round(frame_bytes * _P_FRAME_RATIO, 1),
-        "probe_b_frame_avg_bytes": round(frame_bytes * _B_FRAME_RATIO, 1),
-        "saliency_mean": _SALIENCY_MEAN,
-        "saliency_var": _SALIENCY_VAR,
-        "frame_diff_mean": round(min(bits_per_pixel * 100.0, 50.0), 4),
-        "y_avg": _Y_AVG,
-        "y_var": _Y_VAR,
-        "shot_length_frames": float(max(1, round(duration_s * fps))),
-        "fps": float(fps),
-        "width": float(width),
-        "height": float(height),
-    }
+    """:func:`standin_columns` of one row."""
+    row = (crf, bitrate_kbps, fps, duration_s, width, height)
+    columns = standin_columns(*(np.array([v], dtype=np.float64) for v in row))
+    return {name: float(column[0]) for name, column in columns.items()}
 
 
 def extreme_inputs(crfs: Sequence[float]) -> list[list[float]]:
