@@ -66,6 +66,7 @@ LINES: dict[str, bytes] = {
     "exit status null": line(phase_a(exit_status=None)),
     "exit status 0.0": line(phase_a(exit_status=0.0)),
     "exit status huge": line(phase_a(exit_status=10**30)),
+    "exit status beyond float range": line(phase_a(exit_status=10**400)),
     "failed encode with a bad crf": line(phase_a(exit_status=2, crf=999)),
     "null score": line(phase_a(vmaf_score=None)),
     "infinite score": raw("vmaf_score", b"1e999"),

@@ -139,10 +139,13 @@ class _Columns:
         return values
 
     def exit_failed(self) -> np.ndarray:
+        """``exit_status != 0`` (absent is 0, null is not): no non-zero
+        number becomes 0.0, and null becomes NaN."""
         values = self.values("exit_status")
-        if values.count(0) == len(values):
-            return np.zeros(len(values), dtype=bool)
-        return np.array([value != 0 for value in values], dtype=bool)
+        try:
+            return np.array(values, dtype=np.float64) != 0
+        except OverflowError:  # an integer beyond float range
+            return np.array([value != 0 for value in values], dtype=bool)
 
     def has_probe(self) -> np.ndarray:
         present = ~np.isnan(self.number(PROBE_FEATURES[0]))
