@@ -244,7 +244,9 @@ def split_chunk(
             lines.pop()
         tables = split_lines(lines, complete, codecs, max_line_bytes, result, keep_all)
         for codec, rows in tables.items():
-            (work / f"{index}.{codec}.rows").write_bytes(rows.astype("<f8").tobytes())
+            (work / f"{index}.{codec}.rows").write_bytes(
+                rows.astype("<f8", copy=False).tobytes()
+            )
         return result
     handles: dict[str, Any] = {}
     try:
