@@ -69,6 +69,16 @@ LINES: dict[str, bytes] = {
     "exit status beyond float range": line(phase_a(exit_status=10**400)),
     "failed encode with a bad crf": line(phase_a(exit_status=2, crf=999)),
     "null score": line(phase_a(vmaf_score=None)),
+    "failed encode with a null crf": line(phase_a(exit_status=1, crf=None)),
+    "failed encode with a null encoder": line(phase_a(exit_status=1, encoder=None)),
+    "failed encode without a crf": line(phase_a(exit_status=1, crf=...)),
+    "null score and null crf": line(phase_a(vmaf_score=None, crf=None)),
+    "null score and negative bitrate": line(phase_a(vmaf_score=None, bitrate_kbps=-1)),
+    "null alias quality, no canonical": line(phase_a(crf=..., q=None)),
+    "null alias beside a canonical": line(phase_a(q=None, actual_kbps=None)),
+    "unknown encoder with nulls": line(phase_a(encoder="x", crf=None, width=None)),
+    "null statistic in a stand-in row": line(phase_a(y_var=None, fps=None)),
+    "null exit status and score": line(phase_a(exit_status=None, vmaf_score=None)),
     "infinite score": raw("vmaf_score", b"1e999"),
     "NaN score": raw("vmaf_score", b"NaN"),
     "unknown encoder": line(phase_a(encoder="libvpx-vp9")),
@@ -177,7 +187,9 @@ def test_a_random_mix_of_every_kind_is_split_as_the_per_row_rules_split_it(
     assert sum(rows for rows, _ in columnar[0]["kept"].values()) > 1500
 
 
-def test_clean_rows_never_reach_the_per_row_rules(codecs, tmp_path, monkeypatch):
+def test_only_rows_the_columns_cannot_decide_reach_the_per_row_rules(
+    codecs, tmp_path, monkeypatch
+):
     calls = []
 
     def counted(result, number, *args):
@@ -186,11 +198,16 @@ def test_clean_rows_never_reach_the_per_row_rules(codecs, tmp_path, monkeypatch)
 
     monkeypatch.setattr(corpus_columns, "read_line", counted)
     rows = [phase_a(crf=c) for c in range(10, 40)]
-    rows[7] = phase_a(vmaf_score=None)
+    rows[3] = phase_a(exit_status=1, vmaf_score=None, crf=None)
+    rows[4] = phase_a(exit_status=1, crf=..., q=None)
+    rows[5] = phase_a(vmaf_score=None)
+    rows[6] = phase_a(encoder="libvpx-vp9", encode_size_bytes=None)
+    rows[7] = phase_a(crf=99)
+    rows[9] = phase_a(encode_size_bytes=None)
     data = b"\n".join(map(line, rows)) + b"\n"
     columnar, row_by_row = split_both_ways(tmp_path, codecs, data)
     assert columnar == row_by_row
-    assert calls == [8]
+    assert calls == [8, 10]
 
 
 def test_decimal_rounding_equals_pythons_round_on_ties_and_random_doubles():

@@ -95,40 +95,52 @@ def _decode(lines: list[bytes], max_line_bytes: int) -> tuple[list, list[int]]:
 
 
 class _Columns:
-    """Columns of the decoded lines, taken on first use; ``slow`` marks the
-    lines msgspec rejected and the rows with a null in a column taken."""
+    """Columns of the decoded lines, taken on first use; a number is NaN
+    where its key is absent or null. ``null`` marks the rows with a null in
+    any column taken, ``irregular`` the lines msgspec rejected."""
 
     def __init__(self, decoded: list, irregular: list[int]) -> None:
         self.decoded = decoded
-        self.slow = np.zeros(len(decoded), dtype=bool)
-        self.slow[irregular] = True
+        self.irregular = np.zeros(len(decoded), dtype=bool)
+        self.irregular[irregular] = True
+        self.null = np.zeros(len(decoded), dtype=bool)
         self._numbers: dict[str, np.ndarray] = {}
+        self._nulls: dict[str, np.ndarray] = {}
 
     def values(self, name: str) -> list:
         return list(map(attrgetter(name), self.decoded))
 
     def number(self, name: str) -> np.ndarray:
-        """The key's values, NaN where absent; a null makes its row slow."""
         if name not in self._numbers:
             values = self.values(name)
             numbers = np.array(values, dtype=np.float64)  # null becomes NaN too
             nan = np.flatnonzero(np.isnan(numbers)).tolist()
             # Absent everywhere: every value is the one default object.
             if nan and values.count(_ABSENT_NUMBER) != len(nan):
-                self.slow[[i for i in nan if values[i] is None]] = True
+                nulls = np.zeros(len(values), dtype=bool)
+                nulls[[i for i in nan if values[i] is None]] = True
+                self._nulls[name] = nulls
+                self.null |= nulls
             self._numbers[name] = numbers
         return self._numbers[name]
 
-    def spelled(self, key: str) -> np.ndarray:
-        """The key under its canonical spelling, else its first alias."""
+    def present(self, name: str) -> np.ndarray:
+        """Where the key is in the line, null or not."""
+        present = ~np.isnan(self.number(name))
+        return present | self._nulls[name] if name in self._nulls else present
+
+    def spelled(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The key under its canonical spelling, else its first alias that
+        is present; and where some spelling is present."""
         canonical, *aliases = KEY_SPELLINGS.get(key, (key,))
-        values = self.number(canonical)
+        values, present = self.number(canonical), self.present(canonical)
         for alias in aliases:
-            absent = np.isnan(values) & ~self.slow  # a slow row is decided later
+            absent = ~present & ~self.irregular
             if not absent.any():
                 break
             values = np.where(absent, self.number(alias), values)
-        return values
+            present = present | (absent & self.present(alias))
+        return values, present
 
     def encoders(self) -> list:
         canonical, alias = KEY_SPELLINGS["encoder"]
@@ -178,21 +190,30 @@ def split_lines(
         dtype=np.int64,
         count=len(lines),
     )
-    crf, score = columns.spelled("crf"), columns.spelled("vmaf_score")
-    non_negative = [columns.spelled(key) for key in NON_NEGATIVE_KEYS]
-    bitrate, framerate, duration, width, height = map(columns.spelled, STANDIN_KEYS)
+    crf, crf_present = columns.spelled("crf")
+    score, score_present = columns.spelled("vmaf_score")
+    non_negative = [columns.spelled(key)[0] for key in NON_NEGATIVE_KEYS]
+    bitrate, framerate, duration, width, height = (
+        columns.spelled(key)[0] for key in STANDIN_KEYS
+    )
     probe = columns.has_probe()
-    # Every column is taken now, so ``slow`` is final: the rules read these
-    # three keys first, and an absent or null one makes the row bad.
-    slow = columns.slow | (codes <= _ABSENT) | np.isnan(crf) | np.isnan(score)
-
     failed = columns.exit_failed()
+    # Every column is taken now. The rules first need an encoder string and
+    # the quality and score keys (null or not); then they drop failed
+    # encodes, null scores and unknown encoders whatever else the row holds.
+    # A row they would go on to read with a null in it is theirs to decide.
+    slow = columns.irregular | (codes <= _ABSENT) | ~crf_present | ~score_present
     result.drop("exit_status not 0", int(np.count_nonzero(~slow & failed)))
-    candidate = ~slow & ~failed
-    unknown = np.flatnonzero(candidate & (codes == _UNKNOWN)).tolist()
+    undecided = ~slow & ~failed
+    null_score = undecided & np.isnan(score)  # present, so null
+    result.drop("score null or not finite", int(np.count_nonzero(null_score)))
+    undecided &= ~null_score
+    unknown = np.flatnonzero(undecided & (codes == _UNKNOWN)).tolist()
     for encoder, rows in Counter(encoders[i] for i in unknown).items():
         result.drop_unknown(encoder, rows)
-    candidate &= codes >= 0
+    candidate = undecided & (codes >= 0)
+    slow |= candidate & columns.null
+    candidate &= ~columns.null
     limits = np.array([[c.quality_min, c.quality_max] for c in codecs.values()])
     quality_min, quality_max = limits[np.maximum(codes, 0)].T
     fine = (score >= 0) & (score <= 100) & (quality_min <= crf) & (crf <= quality_max)
