@@ -8,26 +8,9 @@ import os
 import re
 
 import pytest
+from workflow_runs import phase_a
 
 from vmaf_predictor import corpus, corpus_rows, corpus_split
-
-
-def phase_a(encoder="libx264", crf=23, vmaf=91.5, **extra) -> dict:
-    row = {
-        "schema_version": 3,
-        "encoder": encoder,
-        "crf": crf,
-        "vmaf_score": vmaf,
-        "bitrate_kbps": 4200.0,
-        "framerate": 30.0,
-        "duration_s": 5.0,
-        "width": 1920,
-        "height": 1080,
-        "encode_size_bytes": 2_625_000,
-        "exit_status": 0,
-    }
-    row.update(extra)
-    return row
 
 
 def write(path, *lines) -> str:
@@ -74,7 +57,7 @@ def test_aliases_are_read_and_canonical_keys_win(split, tmp_path):
         "width": 1280,
         "height": 720,
     }
-    both = {**phase_a(crf=30, vmaf=80.0), "q": 99, "vmaf": 1.0}
+    both = {**phase_a(crf=30, vmaf_score=80.0), "q": 99, "vmaf": 1.0}
     report = split(write(tmp_path / "c.jsonl", alias, both))
     rows = corpus.read_split_table(report.table("libx264", tmp_path / "split"))
     assert [(r["crf"], r["vmaf"]) for r in rows] == [(22, 93.0), (30, 80.0)]
@@ -96,7 +79,7 @@ def test_well_formed_rows_that_are_not_training_data_are_dropped_and_counted(
         tmp_path / "c.jsonl",
         *GOOD,
         phase_a(exit_status=1),
-        phase_a(vmaf=None),
+        phase_a(vmaf_score=None),
         '{"encoder": "libx264", "crf": 23, "vmaf_score": NaN}',
         phase_a(encoder="libvpx-vp9"),
         phase_a(encoder="libvpx-vp9"),
@@ -118,14 +101,14 @@ BAD_LINES = [
     ('{"encoder": "libx264", "vmaf_score": 90}', "missing key crf / q / cq"),
     ('{"encoder": "libx264", "crf": 23}', "missing key vmaf_score / vmaf"),
     (json.dumps(phase_a(crf="23")), 'crf must be a number, got "23"'),
-    (json.dumps(phase_a(vmaf=True)), "vmaf_score must be a number, got true"),
-    (json.dumps(phase_a(vmaf=100.5)), "vmaf_score 100.5 is outside [0, 100]"),
+    (json.dumps(phase_a(vmaf_score=True)), "vmaf_score must be a number, got true"),
+    (json.dumps(phase_a(vmaf_score=100.5)), "vmaf_score 100.5 is outside [0, 100]"),
     (json.dumps(phase_a(crf=52)), "crf 52 is outside libx264's range [0, 51]"),
     (json.dumps(phase_a(bitrate_kbps=-1)), "bitrate_kbps must be finite and not"),
     ('{"encoder": "libx264", "crf": 23, "vmaf_score": 90, "bitrate_kbps": Infinity}',
      "bitrate_kbps must be finite"),
     (json.dumps(phase_a(encode_size_bytes=-5)), "encode_size_bytes must be finite"),
-    (json.dumps({k: v for k, v in phase_a().items() if k != "framerate"}),
+    (json.dumps(phase_a(framerate=...)),
      "missing key framerate"),
 ]  # fmt: skip
 
@@ -247,7 +230,7 @@ def _mixed_shards(directory):
     rows = []
     for i in range(60):
         encoder = ("libx264", "av1_qsv", "libvpx-vp9")[i % 3]
-        rows.append(phase_a(encoder=encoder, crf=20 + i % 20, vmaf=50 + i / 2))
+        rows.append(phase_a(encoder=encoder, crf=20 + i % 20, vmaf_score=50 + i / 2))
         if i % 7 == 0:
             rows.append("{bad json")
         if i % 11 == 0:

@@ -30,6 +30,26 @@ def real_rows(encoder: str, crfs: Iterable[int], offset: float = 0.0) -> list[di
     ]  # fmt: skip
 
 
+def phase_a(**changes: object) -> dict:
+    """One well-formed Phase A row of libx264 (stand-in features); each
+    change sets a key, ``...`` removes it."""
+    row = {
+        "schema_version": 3,
+        "encoder": "libx264",
+        "crf": 23,
+        "vmaf_score": 91.5,
+        "bitrate_kbps": 4200.0,
+        "framerate": 30.0,
+        "duration_s": 5.0,
+        "width": 1920,
+        "height": 1080,
+        "encode_size_bytes": 2_625_000,
+        "exit_status": 0,
+    }
+    row.update(changes)
+    return {key: value for key, value in row.items() if value is not ...}
+
+
 def write_corpus(path: Path, rows: list[dict]) -> Path:
     """``rows`` as a JSONL corpus file."""
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
