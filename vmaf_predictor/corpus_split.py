@@ -234,7 +234,7 @@ def split_chunk(
     line over the limit (which could be any size): then, as with
     ``columnar=False``, it is streamed through the per-row rules alone.
     """
-    result, keep_all = ChunkResult(), keep_every_bad_row
+    result = ChunkResult()
     if columnar and chunk.end - chunk.start <= CHUNK_BYTES + max_line_bytes + 1:
         with open(chunk.path, "rb") as handle:
             handle.seek(chunk.start)
@@ -242,7 +242,9 @@ def split_chunk(
         complete = lines[-1] == b""  # the chunk ended with a newline
         if complete:
             lines.pop()
-        tables = split_lines(lines, complete, codecs, max_line_bytes, result, keep_all)
+        tables = split_lines(
+            lines, complete, codecs, max_line_bytes, result, keep_every_bad_row
+        )
         for codec, rows in tables.items():
             (work / f"{index}.{codec}.rows").write_bytes(
                 rows.astype("<f8", copy=False).tobytes()
@@ -254,7 +256,13 @@ def split_chunk(
         for number, (line, complete) in enumerate(lines, start=1):
             result.lines += 1
             outcome = read_line(
-                result, number, line, complete, codecs, max_line_bytes, keep_all
+                result,
+                number,
+                line,
+                complete,
+                codecs,
+                max_line_bytes,
+                keep_every_bad_row,
             )
             if outcome is None:
                 continue
