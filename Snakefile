@@ -1,7 +1,7 @@
 # The VMAF-predictor model factory: for each codec of config.yaml,
-# corpus -> train -> export -> allowlist -> validate -> card -> publish,
-# then hash.
-# Start with README.md; `snakemake --cores 4` builds model/.
+# (split) -> corpus -> train -> export -> allowlist -> validate -> card ->
+# publish, then hash. Start with README.md and docs/architecture.md;
+# `snakemake --cores 4` builds model/.
 
 from snakemake.utils import min_version
 
@@ -34,9 +34,7 @@ rule all_stubs:
     """Build every codec's model and card into model/, with model/SHA256SUMS."""
     default_target: True
     input:
-        published(),
-        "model/PROVENANCE.json",
-        "model/SHA256SUMS",
+        rules.hash.output,
 
 
 rule report_pages:

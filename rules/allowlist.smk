@@ -1,10 +1,10 @@
 rule allowlist:
     """Every op, subgraphs included, must be on the libvmaf allowlist."""
     input:
-        PACKAGE,
-        onnx="results/export/predictor_{codec}.onnx",
+        unpack(after_split(onnx=rules.export.output.onnx)),
+        code=code("allowlist"),
     output:
-        "results/allowlist/{codec}.json",
+        report="results/allowlist/{codec}.json",
     log:
         "logs/allowlist/{codec}.log",
     benchmark:
@@ -19,4 +19,4 @@ rule allowlist:
         ops=sorted(config["allowlist"]["ops"]),
         loop_max_trip_count=config["allowlist"]["loop_max_trip_count"],
     script:
-        "../scripts/allowlist.py"
+        "../scripts/stage.py"

@@ -1,14 +1,18 @@
 rule card:
     """The model card: what, output, usage, provenance, limitations."""
     input:
-        PACKAGE,
-        trained="results/train/{codec}.json",
-        corpus_info="results/corpus/{codec}.json",
-        allowlist="results/allowlist/{codec}.json",
-        validation="results/validate/{codec}.json",
-        onnx="results/export/predictor_{codec}.onnx",
+        unpack(
+            after_split(
+                trained=rules.train.output.trained,
+                corpus_info=rules.corpus.output.info,
+                allowlist=rules.allowlist.output.report,
+                validation=rules.validate.output.report,
+                onnx=rules.export.output.onnx,
+            )
+        ),
+        code=code("card"),
     output:
-        "results/card/predictor_{codec}_card.md",
+        card=card_path("results/card"),
     log:
         "logs/card/{codec}.log",
     benchmark:
@@ -23,4 +27,4 @@ rule card:
         opset=config["opset"],
         built_with=BUILT_WITH,
     script:
-        "../scripts/card.py"
+        "../scripts/stage.py"

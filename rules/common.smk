@@ -1,13 +1,20 @@
-# Helpers shared by all stages (config validation, the codec list) and
-# the params that decide the bytes of each output.
+# Cheap helpers shared by the rules: config validation, the codec list, the
+# code each stage runs, and the inputs that depend on the corpus split.
+# Nothing here reads the corpus: that is the split rule's job.
 
+import json
 from pathlib import Path
 
-from vmaf_predictor import config as workflow_config
-from vmaf_predictor import corpus_split
-from vmaf_predictor.card import built_with, card_file_name, model_file_name
-from vmaf_predictor.hashes import committed_sums as read_committed_sums
-from vmaf_predictor.registry import registry_from_config
+from vmaf_predictor import names
+from vmaf_predictor.build import config as workflow_config
+from vmaf_predictor.build import module_name
+from vmaf_predictor.build.code import module_files
+try:  # TEMP until s1_split lands
+    from vmaf_predictor.build.s1_split import corpus_files
+except ImportError:
+    corpus_files = None
+from vmaf_predictor.build.s7_card import built_with
+from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 
 try:
     workflow_config.validate(
@@ -17,29 +24,84 @@ except workflow_config.ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 CODECS = list(config["codecs"])
-REGISTRY = registry_from_config(config)
-# A real corpus is split into per-codec tables now, before any job runs: a
-# wrong path or a bad row stops here, and a table is rewritten only when its
-# rows change (so only that codec retrains).
-REAL_DIR = "results/corpus/real"
-try:
-    SPLIT = corpus_split.prepare(config, REGISTRY, REAL_DIR, "results", logger.info)
-except (FileNotFoundError, corpus_split.CorpusError) as error:
-    raise WorkflowError(f"config key corpus: {error}") from None
-# The package is an input of every stage, so editing its code reruns the jobs.
-PACKAGE = sorted(str(p) for p in Path(workflow.basedir, "vmaf_predictor").glob("*.py"))
 # Versions of what the bytes depend on; the cards name them.
 BUILT_WITH = built_with()
+# A codec trains on the real corpus when the split gives it this many rows.
+MIN_REAL_ROWS = 2
 
 
-def published():
-    """The model/ files that all_stubs and hash cover, per codec."""
-    return expand(
-        ["model/{model}", "model/{card}"],
-        zip,
-        model=[model_file_name(c) for c in CODECS],
-        card=[card_file_name(c) for c in CODECS],
-    )
+def code(rule):
+    """The package files the rule's stage runs: editing one reruns exactly
+    the jobs that execute it."""
+    root = Path(workflow.basedir)
+    return [str(root / path) for path in module_files(module_name(rule))]
+
+
+def model_path(directory, codec="{codec}"):
+    return f"{directory}/{names.model_file_name(codec)}"
+
+
+def card_path(directory, codec="{codec}"):
+    return f"{directory}/{names.card_file_name(codec)}"
+
+
+def corpus_inputs(wildcards):
+    """The corpus files (listed, not read); none without a corpus."""
+    return [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
+
+
+def split_manifest():
+    """The split's manifest; with a real corpus Snakemake re-plans every job
+    that calls this once the split has run (see after_split)."""
+    manifest = Path(checkpoints.split.get().output.manifest)
+    return manifest, json.loads(manifest.read_text(encoding="utf-8"))
+
+
+def real_entry(codec):
+    """The split's entry for ``codec``, or None (no corpus, or too few rows)."""
+    if not config["corpus"]:
+        return None
+    manifest, content = split_manifest()
+    entry = content["codecs"].get(codec)
+    return entry if entry and entry["rows"] >= MIN_REAL_ROWS else None
+
+
+def real_table(wildcards):
+    """The codec's content-addressed table from the split, or [] for a stub:
+    its file name changes exactly when its rows do."""
+    entry = real_entry(wildcards.codec)
+    if entry is None:
+        return []
+    return str(Path(checkpoints.split.get().output.manifest).parent / entry["table"])
+
+
+def real_features(wildcards):
+    entry = real_entry(wildcards.codec)
+    return "probe" if entry and entry["probe"] else "stand-in"
+
+
+def after_split(**inputs):
+    """Named inputs of a job that waits for the corpus split.
+
+    With a real corpus every job downstream of the split is planned again
+    after the split has run: Snakemake then sees which codecs' tables
+    changed, and reruns only those codecs (a job planned before the split
+    would inherit "input updated by another job" from every codec).
+    """
+
+    def wait_for_split(wildcards):
+        if config["corpus"]:
+            split_manifest()
+        values = dict(wildcards.items())
+
+        def fill(value):
+            if isinstance(value, str):
+                return value.format(**values)
+            return [fill(v) for v in value]
+
+        return {key: fill(value) for key, value in inputs.items()}
+
+    return wait_for_split
 
 
 def train_settings(wildcards):
@@ -48,42 +110,6 @@ def train_settings(wildcards):
 
 def codec_entry(wildcards):
     return config["codecs"][wildcards.codec]
-
-
-def real_table(wildcards):
-    """The codec's split table, when the corpus has enough rows for it."""
-    table = SPLIT.table(wildcards.codec, REAL_DIR) if SPLIT else None
-    return str(table) if table else []
-
-
-def real_features(wildcards):
-    entry = SPLIT.codecs.get(wildcards.codec) if SPLIT else None
-    return "probe" if entry and entry.probe else "stand-in"
-
-
-def report_inputs():
-    """Everything `snakemake --report` shows, for the report_pages target."""
-    pages = expand(
-        "results/report/{codec}/{page}",
-        codec=CODECS,
-        page=["vmaf_vs_crf.png", "holdout.png", "loss.png", "card.html"],
-    )
-    pages.append("results/report/overview.html")
-    if SPLIT:
-        pages.append("results/report/corpus_report.html")
-    return pages
-
-
-def overview_inputs():
-    """Each codec's build outputs that one overview line is made of."""
-    return {
-        "trained": expand("results/train/{codec}.json", codec=CODECS),
-        "corpus_info": expand("results/corpus/{codec}.json", codec=CODECS),
-        "allowlist": expand("results/allowlist/{codec}.json", codec=CODECS),
-        "validation": expand("results/validate/{codec}.json", codec=CODECS),
-        "onnx": expand("results/export/predictor_{codec}.onnx", codec=CODECS),
-        "card": expand("results/card/predictor_{codec}_card.md", codec=CODECS),
-    }
 
 
 def committed_sums(wildcards):

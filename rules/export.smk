@@ -1,10 +1,10 @@
 rule export:
-    """The ONNX graph, checked against the trained model in onnxruntime."""
+    """The ONNX graph of the trained network, built node by node."""
     input:
-        PACKAGE,
-        trained="results/train/{codec}.json",
+        unpack(after_split(trained=rules.train.output.trained)),
+        code=code("export"),
     output:
-        "results/export/predictor_{codec}.onnx",
+        onnx=model_path("results/export"),
     log:
         "logs/export/{codec}.log",
     benchmark:
@@ -18,4 +18,4 @@ rule export:
     params:
         opset=config["opset"],
     script:
-        "../scripts/export.py"
+        "../scripts/stage.py"

@@ -1,14 +1,19 @@
 rule publish:
     """Install a codec's checked model and its card into model/, atomically."""
     input:
-        onnx="results/export/predictor_{codec}.onnx",
-        card="results/card/predictor_{codec}_card.md",
-        # Only a model that passed the allowlist and validation reaches model/.
-        allowlist="results/allowlist/{codec}.json",
-        validation="results/validate/{codec}.json",
+        unpack(
+            after_split(
+                onnx=rules.export.output.onnx,
+                card=rules.card.output.card,
+                # Only a model that passed the allowlist and validation
+                # reaches model/.
+                allowlist=rules.allowlist.output.report,
+                validation=rules.validate.output.report,
+            )
+        ),
     output:
-        onnx="model/predictor_{codec}.onnx",
-        card="model/predictor_{codec}_card.md",
+        onnx=model_path(names.MODEL_DIR),
+        card=card_path(names.MODEL_DIR),
     log:
         "logs/publish/{codec}.log",
     benchmark:
@@ -30,12 +35,19 @@ rule hash:
     """model/PROVENANCE.json (which corpus built each model) and the sha256 of
     every published file in model/SHA256SUMS."""
     input:
-        PACKAGE,
-        artefacts=published(),
-        corpus_infos=expand("results/corpus/{codec}.json", codec=CODECS),
+        unpack(
+            after_split(
+                artefacts=expand(
+                    [rules.publish.output.onnx, rules.publish.output.card],
+                    codec=CODECS,
+                ),
+                corpus_infos=expand(rules.corpus.output.info, codec=CODECS),
+            )
+        ),
+        code=code("hash"),
     output:
-        provenance="model/PROVENANCE.json",
-        sums="model/SHA256SUMS",
+        provenance=f"{names.MODEL_DIR}/{names.PROVENANCE_NAME}",
+        sums=f"{names.MODEL_DIR}/{names.SUMS_NAME}",
     log:
         "logs/hash.log",
     benchmark:
@@ -47,4 +59,4 @@ rule hash:
         mem_mb=1000,
         runtime=10,
     script:
-        "../scripts/hash.py"
+        "../scripts/stage.py"

@@ -2,14 +2,40 @@
 # outputs under results/report/. They never feed back into model/.
 
 
+def overview_inputs():
+    """Each codec's build outputs that one overview line is made of."""
+    outputs = {
+        "trained": rules.train.output.trained,
+        "corpus_info": rules.corpus.output.info,
+        "allowlist": rules.allowlist.output.report,
+        "validation": rules.validate.output.report,
+        "onnx": rules.export.output.onnx,
+        "card": rules.card.output.card,
+    }
+    return {key: expand(path, codec=CODECS) for key, path in outputs.items()}
+
+
+def report_inputs():
+    """Everything `snakemake --report` shows, for the report_pages target."""
+    pages = expand(rules.report_codec.output, codec=CODECS)
+    pages += rules.report_overview.output
+    if config["corpus"]:
+        pages += rules.report_corpus.output
+    return pages
+
+
 rule report_codec:
     """One codec's figures (VMAF against CRF, held-out scatter, loss) and card page."""
     input:
-        PACKAGE,
-        trained="results/train/{codec}.json",
-        onnx="results/export/predictor_{codec}.onnx",
-        corpus_info="results/corpus/{codec}.json",
-        card="results/card/predictor_{codec}_card.md",
+        unpack(
+            after_split(
+                trained=rules.train.output.trained,
+                onnx=rules.export.output.onnx,
+                corpus_info=rules.corpus.output.info,
+                card=rules.card.output.card,
+            )
+        ),
+        code=code("report_codec"),
     output:
         curves=report(
             "results/report/{codec}/vmaf_vs_crf.png",
@@ -47,16 +73,16 @@ rule report_codec:
     params:
         codec=codec_entry,
     script:
-        "../scripts/report_codec.py"
+        "../scripts/stage.py"
 
 
 rule report_overview:
     """One table of every codec: corpus, metrics, hashes, checks, committed bytes."""
     input:
-        PACKAGE,
-        **overview_inputs(),
+        unpack(after_split(**overview_inputs())),
+        code=code("report_overview"),
     output:
-        report(
+        page=report(
             "results/report/overview.html",
             caption="../report/overview.rst",
             category="1. Overview",
@@ -75,15 +101,16 @@ rule report_overview:
         codecs=CODECS,
         committed=committed_sums,
     script:
-        "../scripts/report_overview.py"
+        "../scripts/stage.py"
 
 
 rule report_corpus:
     """The real corpus's report (rows read, kept, dropped) as a page."""
     input:
-        "results/corpus_report.md",
+        code=code("report_corpus"),
+        report=rules.split.output.report_md,
     output:
-        report(
+        page=report(
             "results/report/corpus_report.html",
             caption="../report/corpus.rst",
             category="1. Overview",
@@ -98,4 +125,4 @@ rule report_corpus:
         mem_mb=500,
         runtime=5,
     script:
-        "../scripts/report_corpus.py"
+        "../scripts/stage.py"

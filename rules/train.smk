@@ -1,10 +1,10 @@
 rule train:
-    """Seeded float64 training of the MLP; held-out PLCC, SROCC and RMSE."""
+    """Seeded float64 training of the monotone network; held-out metrics."""
     input:
-        PACKAGE,
-        table="results/corpus/{codec}.csv",
+        unpack(after_split(table=rules.corpus.output.table)),
+        code=code("train"),
     output:
-        "results/train/{codec}.json",
+        trained="results/train/{codec}.json",
     log:
         "logs/train/{codec}.log",
     benchmark:
@@ -19,4 +19,4 @@ rule train:
     params:
         settings=train_settings,
     script:
-        "../scripts/train.py"
+        "../scripts/stage.py"

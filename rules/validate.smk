@@ -1,12 +1,16 @@
 rule validate:
     """onnxruntime as a consumer: range, strict CRF monotonicity, parity, I/O."""
     input:
-        PACKAGE,
-        onnx="results/export/predictor_{codec}.onnx",
-        trained="results/train/{codec}.json",
-        table="results/corpus/{codec}.csv",
+        unpack(
+            after_split(
+                onnx=rules.export.output.onnx,
+                trained=rules.train.output.trained,
+                table=rules.corpus.output.table,
+            )
+        ),
+        code=code("validate"),
     output:
-        "results/validate/{codec}.json",
+        report="results/validate/{codec}.json",
     log:
         "logs/validate/{codec}.log",
     benchmark:
@@ -20,4 +24,4 @@ rule validate:
     params:
         codec=codec_entry,
     script:
-        "../scripts/validate.py"
+        "../scripts/stage.py"

@@ -3,6 +3,8 @@
 rule verify:
     # No benchmark: it would count as an output, and Snakemake would then skip
     # the next verify as up to date (a target without outputs always runs).
+    input:
+        code=code("verify"),
     log:
         "logs/verify.log",
     localrule: True
@@ -11,6 +13,7 @@ rule verify:
         snakefile=workflow.main_snakefile,
         config=config,
         work_area="results/verify",
-        committed="model",
+        committed=names.MODEL_DIR,
+        cores=workflow.cores,
     script:
-        "../scripts/verify.py"
+        "../scripts/stage.py"

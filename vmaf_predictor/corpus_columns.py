@@ -32,7 +32,7 @@ from vmaf_predictor.corpus_rows import (
     ChunkResult,
     read_line,
 )
-from vmaf_predictor.features import FEATURE_NAMES, standin_columns
+from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_columns
 from vmaf_predictor.registry import Codec
 
 _NUMBER_KEYS = sorted(

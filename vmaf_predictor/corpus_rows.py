@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from vmaf_predictor.corpus import COLUMNS
-from vmaf_predictor.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.build.s2_corpus import COLUMNS
+from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.registry import Codec
 
 # Canonical Phase A keys first, then the aliases older hardware sweeps use.

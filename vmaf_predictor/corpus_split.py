@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_predictor.corpus import COLUMNS
+from vmaf_predictor.build.s2_corpus import COLUMNS
 from vmaf_predictor.corpus_columns import split_lines
 from vmaf_predictor.corpus_rows import (
     BAD_ROWS_SHOWN,
@@ -42,7 +42,7 @@ from vmaf_predictor.corpus_rows import (
     read_line,
 )
 from vmaf_predictor.registry import Codec
-from vmaf_predictor.stage import write_atomic
+from vmaf_predictor.build.jobs import write_atomic
 
 MANIFEST = "manifest.json"
 TABLE_SUFFIX = ".npy"

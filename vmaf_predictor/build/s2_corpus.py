@@ -1,14 +1,14 @@
-"""Stage 1: the training rows of one codec.
+"""Stage 2: the training rows of one codec.
 
 A codec is trained from a real corpus when one is configured and has rows for
 it; otherwise from a deterministic synthetic stub corpus seeded by its name.
-Either way the stage writes the same canonical table: one CSV row per
-training example, the 14 model features in graph order plus the VMAF target.
+Either way the stage writes the same table: a Parquet file with one row per
+training example, the 14 model features in graph order, the VMAF target and
+the row's source clip (``src``, empty for synthetic rows).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -16,11 +16,13 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.registry import Codec, codec_from_config
 
-from vmaf_predictor.features import FEATURE_NAMES, standin_features
-from vmaf_predictor.registry import Codec
+if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
+    import pandas as pd
 
 TARGET = "vmaf"
 COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, TARGET)
@@ -71,7 +73,12 @@ def synthetic_bitrate(width: int, height: int, crf: float, complexity: float) ->
 
 
 def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
-    """The deterministic stub corpus of ``codec`` (recipe in facts.md).
+    """The deterministic stub corpus of ``codec``.
+
+    Per row: CRF uniform in 18..45; frame size cycling over RESOLUTIONS and
+    frame rate over FRAME_RATES; 4-10 s; a complexity factor 0.6-1.8 scaling
+    the bitrate; target = the codec's analytical curve plus Gaussian noise
+    (sigma NOISE_SIGMA), clamped to [0, 100].
 
     Values are rounded to the precision a real sweep records (kbps to 1e-3,
     VMAF to 1e-4), which also absorbs the last-bit differences between libm
@@ -94,51 +101,33 @@ def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
     return rows
 
 
-def table_header() -> bytes:
-    """The first line of a canonical table."""
-    return (",".join(COLUMNS) + "\n").encode("utf-8")
+def table_bytes(rows: pd.DataFrame) -> bytes:
+    """The canonical text of training rows, whose sha256 is the corpus
+    digest on the card: a CSV of COLUMNS with shortest exact ``repr`` floats,
+    LF line ends. Defined by the values alone, not by any file format."""
+    lines = [",".join(COLUMNS)]
+    lines += [",".join(map(repr, row)) for row in rows[list(COLUMNS)].to_numpy().tolist()]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def table_line(row: Mapping[str, float]) -> bytes:
-    """One row of a canonical table: shortest exact ``repr`` floats, LF."""
-    return (",".join([repr(float(row[name])) for name in COLUMNS]) + "\n").encode()
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A codec's training table (Parquet): COLUMNS as float64, then ``src``."""
+    import pandas as pd
 
-
-def table_bytes(rows: Sequence[Mapping[str, float]]) -> bytes:
-    """The canonical CSV encoding of training rows."""
-    return table_header() + b"".join(table_line(row) for row in rows)
-
-
-def read_table(path: Path) -> list[dict[str, float]]:
-    """Read a canonical table written by :func:`write_corpus`."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = tuple(next(reader))
-        if header != COLUMNS:
-            raise ValueError(f"{path}: header {header!r} is not {COLUMNS!r}")
-        return [dict(zip(COLUMNS, map(float, line), strict=True)) for line in reader]
-
-
-def read_split_table(path: Path) -> list[dict[str, float]]:
-    """Read a codec's table from the corpus split: float64 rows of COLUMNS."""
-    array = np.load(path, allow_pickle=False)
-    if array.ndim != 2 or array.shape[1] != len(COLUMNS):
-        raise ValueError(f"{path}: shape {array.shape} is not (rows, {len(COLUMNS)})")
-    return [dict(zip(COLUMNS, row, strict=True)) for row in array.tolist()]
+    table = pd.read_parquet(path)
+    if tuple(table.columns[: len(COLUMNS)]) != COLUMNS:
+        raise ValueError(f"{path}: columns {list(table.columns)} do not start with {COLUMNS}")
+    return table
 
 
 def write_corpus(
-    rows: Sequence[dict[str, float]],
-    info_fields: dict[str, str],
-    table_path: Path,
-    info_path: Path,
+    rows: pd.DataFrame, info_fields: dict[str, str], table_path: Path, info_path: Path
 ) -> CorpusInfo:
-    """Write the canonical table and its info JSON; return the info."""
-    data = table_bytes(rows)
+    """Write the training table (Parquet) and its info JSON; return the info."""
     info = CorpusInfo(
-        rows=len(rows), sha256=hashlib.sha256(data).hexdigest(), **info_fields
+        rows=len(rows), sha256=hashlib.sha256(table_bytes(rows)).hexdigest(), **info_fields
     )
-    Path(table_path).write_bytes(data)
+    rows.to_parquet(table_path, index=False)
     Path(info_path).write_text(
         json.dumps(asdict(info), indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
@@ -150,24 +139,22 @@ def read_info(path: Path) -> CorpusInfo:
     return CorpusInfo(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def build_corpus(
-    codec: Codec,
-    synthetic_rows_count: int,
-    real_table: Path | None,
-    real_features: str,
-    table_path: Path,
-    info_path: Path,
-) -> CorpusInfo:
-    """Stage entry point: write the codec's training rows and their info.
+def run(input: Any, output: Any, params: Any, codec: str) -> str:
+    """Stage entry point: the codec's training table and its info.
 
-    ``real_table`` is the codec's table from the corpus split (None when the
-    corpus has fewer than two rows for it, or there is no corpus): the
-    codec then falls back to its synthetic stub.
+    ``input.real`` is the codec's table from the corpus split ([] when the
+    corpus has fewer than two rows for it, or there is no corpus): the codec
+    then falls back to its synthetic stub.
     """
-    if real_table is not None:
-        rows = read_split_table(real_table)
-        fields = {"kind": "real", "features": real_features}
+    import pandas as pd
+
+    if input.real:
+        rows = pd.read_parquet(input.real)
+        fields = {"kind": "real", "features": params.real_features}
     else:
-        rows = synthetic_rows(codec, synthetic_rows_count)
+        entry = codec_from_config(codec, params.codec)
+        rows = pd.DataFrame(synthetic_rows(entry, params.synthetic_rows), columns=COLUMNS)
+        rows["src"] = ""
         fields = {"kind": "synthetic-stub", "features": "stand-in"}
-    return write_corpus(rows, {"codec": codec.name, **fields}, table_path, info_path)
+    info = write_corpus(rows, {"codec": codec, **fields}, output.table, output.info)
+    return f"{info.codec}: {info.label}, sha256 {info.sha256}"

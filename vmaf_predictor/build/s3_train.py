@@ -1,4 +1,4 @@
-"""Stage 2: train the monotone VMAF network on one codec's rows, bit-portably.
+"""Stage 3: train the monotone VMAF network on one codec's rows, bit-portably.
 
 Why the bytes do not depend on the CPU: every floating-point operation here is
 a correctly rounded IEEE-754 operation (+, -, *, /, sqrt, abs, max) applied
@@ -13,27 +13,29 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from vmaf_predictor import metrics, trained
-from vmaf_predictor.corpus import TARGET, read_table
-from vmaf_predictor.features import (
+from vmaf_predictor.build import metrics, network
+from vmaf_predictor.build.s2_corpus import TARGET, read_table
+from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
     extreme_inputs,
     spanning_rows,
 )
-from vmaf_predictor.trained import (
+from vmaf_predictor.build.network import (
     TrainedModel,
     TrainSettings,
     crf_knots,
     parameter_shapes,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STD_FLOOR = 1e-6
 # Rows beyond the held-out ones on which the validate stage compares
@@ -214,14 +216,12 @@ def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return tree_sum(diff * diff, 0) / diff.shape[0]
 
 
-def train(
-    codec: str, rows: Sequence[Mapping[str, float]], settings: TrainSettings
-) -> TrainedModel:
-    """Train on the rows of one codec and evaluate on the held-out split."""
-    features = [to_float32([row[name] for name in FEATURE_NAMES]) for row in rows]
-    targets = [float(row[TARGET]) for row in rows]
+def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedModel:
+    """Train on one codec's table and evaluate on the held-out split."""
+    features = [to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()]
+    targets = table[TARGET].astype(float).tolist()
     train_idx, holdout_idx = split_indices(
-        len(rows), settings.holdout_fraction, settings.seed
+        len(targets), settings.holdout_fraction, settings.seed
     )
     mean, std = normalisation([features[i] for i in train_idx])
     x_all = (torch.tensor(features, dtype=torch.float64) - torch.tensor(mean)) / (
@@ -282,10 +282,14 @@ def train(
     )
 
 
-def train_table(
-    codec: str, table_path: Path, settings: Mapping[str, Any], out_path: Path
-) -> TrainedModel:
-    """Stage entry point: train on a canonical table, save the result."""
-    model = train(codec, read_table(table_path), TrainSettings(**settings))
-    trained.save(model, out_path)
-    return model
+def run(input: Any, output: Any, params: Any, codec: str) -> str:
+    """Stage entry point: train on the codec's table, save the result."""
+    # Tensors this small run faster on one thread (the bytes never depend on it).
+    torch.set_num_threads(1)
+    model = train(codec, read_table(input.table), TrainSettings(**params.settings))
+    network.save(model, output.trained)
+    return (
+        f"{codec}: {model.n_train} train / {model.n_holdout} held out, final loss "
+        f"{model.loss_curve[-1]:.4f}, held-out "
+        + ", ".join(f"{k} {v:.4f}" for k, v in sorted(model.metrics.items()))
+    )

@@ -1,4 +1,4 @@
-"""Stage: check each exported model the way its consumer uses it.
+"""Stage 6: check each exported model the way its consumer uses it.
 
 Loads the file in onnxruntime (CPU provider) and stops the build, naming the
 codec, the input and the values, unless
@@ -16,16 +16,27 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vmaf_predictor import corpus
-from vmaf_predictor.export import INPUT_NAME, OUTPUT_NAME, PARITY_TOLERANCE
-from vmaf_predictor.features import FEATURE_NAMES, extreme_inputs, spanning_rows
-from vmaf_predictor.registry import Codec
-from vmaf_predictor.trained import TrainedModel
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.runtime.features import (
+    FEATURE_NAMES,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    extreme_inputs,
+    spanning_rows,
+)
+from vmaf_predictor.runtime.session import open_session, predict
+from vmaf_predictor.build import network
+from vmaf_predictor.build.network import TrainedModel
+from vmaf_predictor.registry import Codec, codec_from_config
 
 MONOTONE_VECTORS = 256
+# How far onnxruntime may be from the trained float64 model (the graph
+# computes in float64 too, so the gap is the float32 output cast).
+PARITY_TOLERANCE = 1e-5
 EXPECTED_IO = (
     (INPUT_NAME, "tensor(float)", ["N", len(FEATURE_NAMES)]),
     (OUTPUT_NAME, "tensor(float)", ["N", 1]),
@@ -49,18 +60,6 @@ class ValidationReport:
     parity_rows: int
 
 
-def consumer_session(model: bytes | str):
-    """An onnxruntime session on the CPU provider, as a consumer opens one."""
-    import onnxruntime as ort
-
-    return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-
-
-def _run(session, inputs: np.ndarray) -> np.ndarray:
-    (output,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs.astype(np.float32)})
-    return output[:, 0].astype(np.float64)
-
-
 def quality_grid(codec: Codec) -> np.ndarray:
     """Every integer and half-integer quality value of the codec's range."""
     return np.arange(codec.quality_min, codec.quality_max + 0.25, 0.5)
@@ -78,7 +77,7 @@ def check_io(session, name: str) -> None:
 
 def check_range(session, name: str, inputs: np.ndarray) -> np.ndarray:
     """Finite outputs inside [0, 100]; returns them."""
-    vmaf = _run(session, inputs)
+    vmaf = predict(session, inputs)
     bad = np.flatnonzero(~np.isfinite(vmaf) | (vmaf < 0.0) | (vmaf > 100.0))
     if bad.size:
         i = bad[0]
@@ -94,7 +93,7 @@ def check_monotone(session, codec: Codec, vectors: list[list[float]]) -> float:
     grid = quality_grid(codec)
     batch = np.repeat(np.asarray(vectors), len(grid), axis=0)
     batch[:, 0] = np.tile(grid, len(vectors))
-    curves = _run(session, batch).reshape(len(vectors), len(grid))
+    curves = predict(session, batch).reshape(len(vectors), len(grid))
     steps = np.diff(curves, axis=1)
     if steps.max() > 0.0:
         v, j = np.unravel_index(np.argmax(steps), steps.shape)
@@ -110,7 +109,7 @@ def check_parity(session, trained: TrainedModel) -> int:
     """onnxruntime within 1e-5 of the trained float64 model; returns the rows."""
     inputs = trained.holdout_inputs + trained.check_inputs
     expected = np.asarray(trained.holdout_predictions + trained.check_predictions)
-    produced = _run(session, np.asarray(inputs))
+    produced = predict(session, np.asarray(inputs))
     gaps = np.abs(produced - expected)
     if not gaps.max() <= PARITY_TOLERANCE:
         i = int(np.argmax(gaps))
@@ -128,7 +127,7 @@ def validate(
     rows: list[list[float]],
 ) -> ValidationReport:
     """All checks; :class:`ValidationError` naming what failed."""
-    session = consumer_session(model_bytes)
+    session = open_session(model_bytes)
     check_io(session, codec.name)
     crfs = [codec.quality_min, codec.quality_default, codec.quality_max]
     probe = np.asarray(rows + extreme_inputs(crfs))
@@ -149,24 +148,17 @@ def validate(
     )
 
 
-def validate_file(
-    onnx_path: Path,
-    trained_path: Path,
-    codec: Codec,
-    table_path: Path,
-    report_path: Path,
-) -> ValidationReport:
+def run(input: Any, output: Any, params: Any, codec: str) -> str:
     """Stage entry point: validate one exported model, write the report."""
-    from vmaf_predictor import trained as trained_io
-
-    rows = [
-        [row[name] for name in FEATURE_NAMES] for row in corpus.read_table(table_path)
-    ]
+    table = corpus.read_table(input.table)
     report = validate(
-        Path(onnx_path).read_bytes(), trained_io.load(trained_path), codec, rows
+        Path(input.onnx).read_bytes(),
+        network.load(input.trained),
+        codec_from_config(codec, params.codec),
+        table[list(FEATURE_NAMES)].to_numpy().tolist(),
     )
-    Path(report_path).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    return report
+    Path(output.report).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    return str(report)
 
 
 def read_report(path: Path) -> ValidationReport:

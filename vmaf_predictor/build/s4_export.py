@@ -1,4 +1,4 @@
-"""Stage 3: write the trained network as an ONNX graph, built node by node.
+"""Stage 4: write the trained network as an ONNX graph, built node by node.
 
 The graph is assembled with ``onnx.helper`` rather than a torch exporter, so
 no exporter version, source location or stack trace can reach the bytes:
@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
-from vmaf_predictor.features import N_FEATURES
-from vmaf_predictor.trained import TrainedModel, crf_knots
+from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
+from vmaf_predictor.build import network
+from vmaf_predictor.build.network import TrainedModel, crf_knots
 
-INPUT_NAME = "input"
-OUTPUT_NAME = "vmaf"
 IR_VERSION = 8  # the IR version that goes with opset 18
-PARITY_TOLERANCE = 1e-5
 
 
 def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
@@ -102,39 +101,12 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
     return model
 
 
-def run_onnx(model_bytes: bytes, inputs: Sequence[Sequence[float]]) -> list[float]:
-    """Run a serialised model in onnxruntime (CPU), as a consumer would."""
-    import onnxruntime as ort
+def run(input: Any, output: Any, params: Any, codec: str) -> str:
+    """Stage entry point: build the graph of the trained model, write it.
 
-    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    (output,) = session.run(
-        [OUTPUT_NAME], {INPUT_NAME: np.asarray(inputs, dtype=np.float32)}
-    )
-    return output[:, 0].astype(np.float64).tolist()
-
-
-def check_parity(
-    model_bytes: bytes, trained: TrainedModel, tolerance: float = PARITY_TOLERANCE
-) -> float:
-    """Largest |onnxruntime - torch| on the held-out rows; raise above tolerance."""
-    produced = run_onnx(model_bytes, trained.holdout_inputs)
-    worst = max(
-        abs(p - t) for p, t in zip(produced, trained.holdout_predictions, strict=True)
-    )
-    if not worst <= tolerance:
-        raise ValueError(
-            f"{trained.codec}: onnxruntime differs from the trained torch model by "
-            f"{worst:.3g} on the held-out rows (tolerance {tolerance:g})"
-        )
-    return worst
-
-
-def export(trained: TrainedModel, opset: int, onnx_path: Path) -> tuple[bytes, float]:
-    """Stage entry point: build, check parity, write the ONNX file.
-
-    Returns the bytes and the largest onnxruntime-vs-torch difference.
+    Whether onnxruntime computes what training computed is checked once, by
+    the validate stage, which the card reports.
     """
-    data = build_model(trained, opset).SerializeToString()
-    worst = check_parity(data, trained)
-    Path(onnx_path).write_bytes(data)
-    return data, worst
+    data = build_model(network.load(input.trained), params.opset).SerializeToString()
+    Path(output.onnx).write_bytes(data)
+    return f"{codec}: {len(data)} bytes"

@@ -1,4 +1,5 @@
-"""Stage 6: sha256 of each artefact, in ``sha256sum`` format."""
+"""Stage 8: which corpus built each model (PROVENANCE.json) and the sha256
+of every published file (SHA256SUMS, in ``sha256sum`` format)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import json
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from vmaf_predictor.card import model_file_name
-from vmaf_predictor.corpus import read_info
-from vmaf_predictor.stage import write_atomic
-
-SUMS_NAME = "SHA256SUMS"
-PROVENANCE_NAME = "PROVENANCE.json"
+from vmaf_predictor.build.jobs import write_atomic
+from vmaf_predictor.build.s2_corpus import read_info
+from vmaf_predictor.names import (
+    MODEL_DIR,
+    PROVENANCE_NAME,
+    SUMS_NAME,
+    model_file_name,
+)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -43,20 +47,14 @@ def provenance_text(corpus_infos: Iterable[Path]) -> str:
     return json.dumps(entries, indent=2, sort_keys=True) + "\n"
 
 
-def write_sums(
-    paths: Iterable[Path], sums_path: Path, corpus_infos: Iterable[Path] = ()
-) -> str:
-    """Stage entry point: write PROVENANCE.json (when ``corpus_infos`` are
-    given) and the SHA256SUMS of ``paths`` and it, atomically."""
-    paths = list(paths)
-    corpus_infos = list(corpus_infos)
-    if corpus_infos:
-        provenance = Path(sums_path).parent / PROVENANCE_NAME
-        write_atomic(provenance, provenance_text(corpus_infos).encode("utf-8"))
-        paths.append(provenance)
-    text = sums_text(paths)
-    write_atomic(sums_path, text.encode("utf-8"))
-    return text
+def run(input: Any, output: Any, params: Any, codec: None = None) -> str:
+    """Stage entry point: PROVENANCE.json, then the SHA256SUMS of the
+    published files and it, each written atomically."""
+    provenance = provenance_text(input.corpus_infos).encode("utf-8")
+    write_atomic(output.provenance, provenance)
+    text = sums_text([*input.artefacts, output.provenance])
+    write_atomic(output.sums, text.encode("utf-8"))
+    return f"{text.count(chr(10))} files hashed"
 
 
 def read_provenance(model_dir: Path) -> dict[str, dict[str, str]]:
@@ -83,15 +81,15 @@ def committed_sums(root: Path) -> tuple[dict[str, str], str]:
     after a build rewrote model/), else the file in model/.
     """
     result = subprocess.run(
-        ["git", "-C", str(root), "show", f"HEAD:model/{SUMS_NAME}"],
+        ["git", "-C", str(root), "show", f"HEAD:{MODEL_DIR}/{SUMS_NAME}"],
         capture_output=True,
         text=True,
     )
     if result.returncode == 0:
-        source = f"git HEAD:model/{SUMS_NAME}"
+        source = f"git HEAD:{MODEL_DIR}/{SUMS_NAME}"
         return parse_sums(result.stdout, source), source
-    path = Path(root) / "model" / SUMS_NAME
+    path = Path(root) / MODEL_DIR / SUMS_NAME
     if not path.is_file():
-        return {}, f"none (no model/{SUMS_NAME})"
-    source = f"model/{SUMS_NAME}"
+        return {}, f"none (no {MODEL_DIR}/{SUMS_NAME})"
+    source = f"{MODEL_DIR}/{SUMS_NAME}"
     return parse_sums(path.read_text(encoding="utf-8"), source), source

@@ -12,15 +12,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vmaf_predictor import allowlist, corpus, trained, validate
-from vmaf_predictor.card import card_file_name, model_file_name
-from vmaf_predictor.export import INPUT_NAME, OUTPUT_NAME
-from vmaf_predictor.features import FEATURE_NAMES, standin_features
-from vmaf_predictor.hashes import sha256_file
-from vmaf_predictor.registry import Codec
+from vmaf_predictor.build import s5_allowlist as allowlist
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.build import network as trained
+from vmaf_predictor.build import s6_validate as validate
+from vmaf_predictor.build.s8_hash import sha256_file
+from vmaf_predictor.names import card_file_name, model_file_name
+from vmaf_predictor.registry import Codec, codec_from_config
+from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.runtime.session import open_session, predict
 
 # The curves follow a typical shot of each size the way the synthetic corpus
 # does: the probe bitrate falls as CRF rises (complexity 1.2, 30 fps, 6 s).
@@ -98,17 +102,17 @@ class Curve:
 
 def vmaf_curves(codec: Codec, onnx_path: Path) -> list[Curve]:
     """The model (in onnxruntime, as consumers run it) and the analytical curve."""
-    session = validate.consumer_session(str(onnx_path))
+    session = open_session(onnx_path)
     crfs = validate.quality_grid(codec)
     curves = []
     for width, height in CURVE_RESOLUTIONS:
         inputs = curve_inputs(width, height, crfs)
-        (vmaf,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs})
+        vmaf = predict(session, inputs)
         analytical = [
             codec.analytical_vmaf(float(crf), float(bitrate))
             for crf, bitrate in zip(crfs, inputs[:, 1], strict=True)
         ]
-        curves.append(Curve(width, height, crfs, vmaf[:, 0], np.array(analytical)))
+        curves.append(Curve(width, height, crfs, vmaf, np.array(analytical)))
     return curves
 
 
@@ -205,25 +209,24 @@ def plot_loss(model: trained.TrainedModel, path: Path) -> None:
     _save(figure, path)
 
 
-def write_codec_pages(
-    codec: Codec,
-    trained_path: Path,
-    onnx_path: Path,
-    corpus_info_path: Path,
-    card_path: Path,
-    out: Mapping[str, Path],
-) -> None:
-    """Stage entry point: one codec's figures and its card as HTML.
+def run_codec(input: Any, output: Any, params: Any, codec: str) -> str:
+    """Stage entry point: one codec's figures and its card as HTML."""
+    entry = codec_from_config(codec, params.codec)
+    model = trained.load(input.trained)
+    label = corpus.read_info(input.corpus_info).label
+    plot_vmaf_vs_crf(entry, vmaf_curves(entry, input.onnx), label, Path(output.curves))
+    plot_holdout(model, Path(output.holdout))
+    plot_loss(model, Path(output.loss))
+    card = Path(input.card).read_text("utf-8")
+    Path(output.card).write_text(markdown_page(f"{codec} model card", card), "utf-8")
+    return f"wrote {output.curves}, {output.holdout}, {output.loss}, {output.card}"
 
-    ``out`` maps curves, holdout, loss and card to their paths.
-    """
-    model = trained.load(trained_path)
-    label = corpus.read_info(corpus_info_path).label
-    plot_vmaf_vs_crf(codec, vmaf_curves(codec, onnx_path), label, Path(out["curves"]))
-    plot_holdout(model, Path(out["holdout"]))
-    plot_loss(model, Path(out["loss"]))
-    page = markdown_page(f"{codec.name} model card", Path(card_path).read_text("utf-8"))
-    Path(out["card"]).write_text(page, encoding="utf-8")
+
+def run_corpus(input: Any, output: Any, params: Any, codec: None = None) -> str:
+    """Stage entry point: the corpus report as a page."""
+    text = Path(input.report).read_text(encoding="utf-8")
+    Path(output.page).write_text(markdown_page("Corpus report", text), "utf-8")
+    return f"wrote {output.page}"
 
 
 # The overview ---------------------------------------------------------------
@@ -318,20 +321,18 @@ def overview_html(rows: Sequence[OverviewRow], committed_source: str) -> str:
     return html_page("VMAF predictor overview", "\n".join(lines))
 
 
-def write_overview(
-    codecs: Sequence[str],
-    files: Mapping[str, Sequence[Path]],
-    committed: Mapping[str, str],
-    committed_source: str,
-    out: Path,
-) -> list[OverviewRow]:
-    """Stage entry point: ``files`` maps each of OVERVIEW_INPUTS to one path
-    per codec, in ``codecs`` order; ``committed`` is :func:`hashes.committed_sums`."""
+def run_overview(input: Any, output: Any, params: Any, codec: None = None) -> str:
+    """Stage entry point: each of OVERVIEW_INPUTS holds one path per codec,
+    in ``params.codecs`` order; ``params.committed`` is what
+    :func:`s8_hash.committed_sums` read."""
     rows = [
         overview_row(
-            codec, {kind: paths[i] for kind, paths in files.items()}, committed
+            name,
+            {kind: getattr(input, kind)[i] for kind in OVERVIEW_INPUTS},
+            params.committed["sums"],
         )
-        for i, codec in enumerate(codecs)
+        for i, name in enumerate(params.codecs)
     ]
-    Path(out).write_text(overview_html(rows, committed_source), encoding="utf-8")
-    return rows
+    page = overview_html(rows, params.committed["source"])
+    Path(output.page).write_text(page, encoding="utf-8")
+    return f"wrote {output.page} ({len(rows)} codecs)"

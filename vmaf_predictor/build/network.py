@@ -1,4 +1,5 @@
-"""The result of training one codec, as it passes from stage to stage."""
+"""The network's shape, shared by training and export, and the trained
+network as it passes from stage to stage (a JSON file per codec)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.features import N_FEATURES
+from vmaf_predictor.runtime.features import N_FEATURES
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Hyper-parameters; every field reaches the train rule as a param."""
+    """Hyper-parameters; every field reaches the train rule as a param.
 
-    hidden: int = 64
-    crf_knots: int = 6
-    epochs: int = 200
-    batch_size: int = 32
-    learning_rate: float = 5e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    seed: int = 42
-    holdout_fraction: float = 0.2
+    No defaults here: config.yaml (validated by its schema) is the one place
+    they are set."""
+
+    hidden: int
+    crf_knots: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    beta1: float
+    beta2: float
+    eps: float
+    seed: int
+    holdout_fraction: float
 
 
 def crf_knots(count: int) -> list[float]:
@@ -64,7 +68,7 @@ class TrainedModel:
     settings: TrainSettings
     mean: list[float]
     std: list[float]
-    weights: dict[str, Any]  # name -> nested lists (see train.parameter_shapes)
+    weights: dict[str, Any]  # name -> nested lists (see parameter_shapes)
     n_train: int
     n_holdout: int
     metrics: dict[str, float]

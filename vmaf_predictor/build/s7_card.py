@@ -1,4 +1,5 @@
-"""Stage 5: the model card, answering the five-point bar of facts.md.
+"""Stage 7: the model card, answering the five-point bar: what the model
+does, its output, a runnable example, provenance, known limitations.
 
 A card is a pure function of its inputs: nothing in it depends on the clock,
 the machine, the user or the checkout path, so it is byte-stable like the
@@ -8,16 +9,17 @@ model it describes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from vmaf_predictor.features import FEATURE_NAMES
-
-if TYPE_CHECKING:  # only for annotations: keeps this module free of onnx
-    from vmaf_predictor.allowlist import AllowlistReport
-    from vmaf_predictor.corpus import CorpusInfo
-    from vmaf_predictor.trained import TrainedModel
-    from vmaf_predictor.validate import ValidationReport
+from vmaf_predictor.build import network, s2_corpus, s5_allowlist, s6_validate
+from vmaf_predictor.build.network import TrainedModel
+from vmaf_predictor.build.s2_corpus import CorpusInfo
+from vmaf_predictor.build.s5_allowlist import AllowlistReport
+from vmaf_predictor.build.s6_validate import PARITY_TOLERANCE, ValidationReport
+from vmaf_predictor.names import model_file_name
+from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 STUB_WARNING = (
     "> **WARNING: DO NOT USE IN PRODUCTION.** This is a *synthetic stub*: it was\n"
@@ -37,14 +39,6 @@ def built_with() -> dict[str, str]:
     import importlib.metadata
 
     return {name: importlib.metadata.version(name) for name in BUILT_WITH_PACKAGES}
-
-
-def model_file_name(codec: str) -> str:
-    return f"predictor_{codec}.onnx"
-
-
-def card_file_name(codec: str) -> str:
-    return f"predictor_{codec}_card.md"
 
 
 def render(
@@ -80,7 +74,7 @@ def render(
         (
             "rows",
             f"{corpus.rows} ({trained.n_train} train, {trained.n_holdout} held out, "
-            "seeded 80/20 split)",
+            f"seeded {_split_ratio(s.holdout_fraction)} split)",
         ),
         ("features", feature_source),
         (
@@ -178,10 +172,23 @@ def _validation(v: ValidationReport, trained: TrainedModel) -> str:
         f"{v.monotone_vectors} feature vectors x {v.quality_values} values (every "
         "integer and half-integer of the range), largest change from one value "
         f"to the next {v.largest_step:+.4f};\n"
-        "- onnxruntime agrees with the trained float64 model within 1e-5 on "
+        "- onnxruntime agrees with the trained float64 model within "
+        f"{_number(PARITY_TOLERANCE)} on "
         f"{v.parity_rows} rows ({trained.n_holdout} held out, the rest extremes "
         "and rows spanning the training data)."
     )
+
+
+def _split_ratio(holdout_fraction: float) -> str:
+    """``80/20`` for a hold-out fraction of 0.2."""
+    held = round(holdout_fraction * 100, 6)
+    return f"{100 - held:g}/{held:g}"
+
+
+def _number(value: float) -> str:
+    """``1e-5`` rather than Python's ``1e-05``."""
+    mantissa, _, exponent = f"{value:g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
 
 
 def _table(*rows: tuple[str, str]) -> str:
@@ -215,29 +222,18 @@ def _limitations(stub: bool, corpus: CorpusInfo) -> str:
     return "\n".join(f"- {item}" for item in items)
 
 
-def write_card(
-    trained_path: Path,
-    corpus_info_path: Path,
-    allowlist_path: Path,
-    validation_path: Path,
-    onnx_path: Path,
-    opset: int,
-    versions: Mapping[str, str],
-    card_path: Path,
-) -> str:
+def run(input: Any, output: Any, params: Any, codec: str) -> str:
     """Stage entry point: render the card of one codec from its stage outputs."""
-    from vmaf_predictor import allowlist, corpus, hashes, trained, validate
-
-    onnx_bytes = Path(onnx_path).read_bytes()
+    onnx_bytes = Path(input.onnx).read_bytes()
     text = render(
-        trained=trained.load(trained_path),
-        corpus=corpus.read_info(corpus_info_path),
-        allowlist=allowlist.read_report(allowlist_path),
-        validation=validate.read_report(validation_path),
+        trained=network.load(input.trained),
+        corpus=s2_corpus.read_info(input.corpus_info),
+        allowlist=s5_allowlist.read_report(input.allowlist),
+        validation=s6_validate.read_report(input.validation),
         onnx_bytes=onnx_bytes,
-        onnx_sha256=hashes.sha256_bytes(onnx_bytes),
-        opset=opset,
-        versions=versions,
+        onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
+        opset=params.opset,
+        versions=params.built_with,
     )
-    Path(card_path).write_text(text, encoding="utf-8", newline="\n")
-    return text
+    Path(output.card).write_text(text, encoding="utf-8", newline="\n")
+    return f"wrote {output.card}"

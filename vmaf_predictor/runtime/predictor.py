@@ -1,6 +1,6 @@
 """The runtime surface: predict VMAF for a shot, and pick the CRF that meets a target.
 
-from vmaf_predictor.predictor import Predictor, encode_features
+from vmaf_predictor.runtime.predictor import Predictor, encode_features
 
 predictor = Predictor("model/predictor_libx264.onnx")   # or Predictor() for the curve
 features = encode_features(bitrate_kbps=3000, fps=24, width=1920, height=1080)
@@ -19,11 +19,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from vmaf_predictor.features import FEATURE_NAMES, N_FEATURES, standin_features
+from vmaf_predictor import names
+from vmaf_predictor.names import model_file_name
+from vmaf_predictor.runtime.features import (
+    FEATURE_NAMES,
+    N_FEATURES,
+    OUTPUT_NAME,
+    standin_features,
+)
+from vmaf_predictor.runtime.session import open_session, predict
 from vmaf_predictor.registry import Codec, registry_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_DIR = ROOT / "model"
+MODEL_DIR = ROOT / names.MODEL_DIR
 BUILD_COMMAND = "make all_stubs (or: snakemake --cores 4 all_stubs)"
 OTHER_FEATURES = FEATURE_NAMES[1:]
 
@@ -64,7 +72,7 @@ def encode_features(
 
 
 def model_path_for(codec: str, model_dir: str | Path = MODEL_DIR) -> Path:
-    return Path(model_dir) / f"predictor_{codec}.onnx"
+    return Path(model_dir) / model_file_name(codec)
 
 
 @dataclass(frozen=True)
@@ -143,20 +151,17 @@ class Predictor:
         rows = [
             [crf, *(float(features[name]) for name in OTHER_FEATURES)] for crf in crfs
         ]
-        (vmaf,) = self._session.run(["vmaf"], {"input": np.asarray(rows, np.float32)})
-        return [min(100.0, max(0.0, float(v))) for v in vmaf[:, 0]]
+        return [min(100.0, max(0.0, float(v))) for v in predict(self._session, rows)]
 
 
 def _load(path: Path):
     """An onnxruntime session and the codec of a predictor file, checked."""
-    import onnxruntime as ort
-
     if not path.is_file():
         raise FileNotFoundError(
             f"no model at {path}: build the models with {BUILD_COMMAND}"
         )
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = open_session(path)
     except Exception as error:  # onnxruntime raises several unrelated types
         raise ModelError(f"{path} is not a loadable ONNX model: {error}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
@@ -166,11 +171,11 @@ def _load(path: Path):
         and len(inputs[0].shape) == 2
         and inputs[0].shape[1] == N_FEATURES
     )
-    if not shape_ok or [o.name for o in outputs] != ["vmaf"]:
+    if not shape_ok or [o.name for o in outputs] != [OUTPUT_NAME]:
         found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
         raise ModelError(
             f"{path} is not a VMAF predictor: expected one float input [N, "
-            f"{N_FEATURES}] and output 'vmaf', found inputs {found}"
+            f"{N_FEATURES}] and output {OUTPUT_NAME!r}, found inputs {found}"
         )
     graph_name = session.get_modelmeta().graph_name
     codec = graph_name.removeprefix("vmaf_predictor_")

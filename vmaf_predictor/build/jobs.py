@@ -1,4 +1,5 @@
-"""What every stage script shares: logging into the rule's log file."""
+"""What every job shares: the stage call, logging into the rule's log file,
+and atomic writes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 log = logging.getLogger("vmaf_predictor")
 
@@ -48,3 +51,18 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+
+
+def run_stage(smk: Any) -> None:
+    """What ``scripts/stage.py`` does for every rule: log into the rule's log
+    and call the rule's stage with the job's own input, output and params."""
+    from vmaf_predictor.build import stage
+
+    job = SimpleNamespace(
+        input=SimpleNamespace(**dict(smk.input.items())),
+        output=SimpleNamespace(**dict(smk.output.items())),
+        params=SimpleNamespace(**dict(smk.params.items())),
+    )
+    with logged_to(smk.log[0]) as log:
+        codec = smk.wildcards.get("codec")
+        log.info("%s", stage(smk.rule)(job.input, job.output, job.params, codec))

@@ -1,4 +1,4 @@
-"""Stage 4: every op of a graph must be one the libvmaf ONNX loader accepts.
+"""Stage 5: every op of a graph must be one the libvmaf ONNX loader accepts.
 
 The check walks subgraphs (Loop/If bodies, and any other graph attribute) and
 requires each Loop's trip count to be a constant int64 within the configured
@@ -11,6 +11,7 @@ import json
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 from onnx import AttributeProto, numpy_helper
@@ -129,6 +130,14 @@ def check_file(
     report = check_model(onnx.load(str(onnx_path)), codec, allowed, max_trips)
     Path(report_path).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report
+
+
+def run(input: Any, output: Any, params: Any, codec: str) -> str:
+    """Stage entry point: check the codec's exported model."""
+    report = check_file(
+        input.onnx, codec, params.ops, params.loop_max_trip_count, output.report
+    )
+    return f"{codec}: {report.status}, {report.nodes} nodes, ops {report.ops}"
 
 
 def read_report(path: Path) -> AllowlistReport:

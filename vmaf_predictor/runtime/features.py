@@ -1,4 +1,5 @@
-"""The model's 14 input features, in graph order, and their stand-ins."""
+"""The models' input contract: graph I/O names, the 14 features in graph
+order, and their stand-ins."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The graph's input, float32 [N, 14], and output, float32 [N, 1] in [0, 100].
+INPUT_NAME = "input"
+OUTPUT_NAME = "vmaf"
 FEATURE_NAMES: tuple[str, ...] = (
     "crf",
     "probe_bitrate_kbps",

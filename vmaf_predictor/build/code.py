@@ -1,0 +1,83 @@
+"""Which package files a stage runs: its module and everything it imports.
+
+The rules list these as inputs, so editing a module reruns exactly the jobs
+that execute it (editing the report reruns the report, not training). The
+closure is read from the source with :mod:`ast` (nothing is imported), so it
+is cheap enough to compute while Snakemake parses the workflow.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "vmaf_predictor"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _module_path(name: str) -> Path | None:
+    """The file of a package module (a package's ``__init__.py``), if any."""
+    parts = name.split(".")[1:]
+    if not parts:
+        return PACKAGE_DIR / "__init__.py"
+    relative = Path(*parts)
+    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+        path = PACKAGE_DIR / candidate
+        if path.is_file():
+            return path
+    return None
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    """Package modules imported anywhere in ``tree`` (function bodies too,
+    since they run; ``if TYPE_CHECKING:`` blocks excluded, since they don't)."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if _type_checking_only(node):
+            stack.extend(getattr(node, "orelse", []))
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith(PACKAGE))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            PACKAGE
+        ):
+            found.add(node.module)
+            # ``from vmaf_predictor.build import s2_corpus`` imports a module.
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+@cache
+def module_files(module: str) -> tuple[str, ...]:
+    """Sorted paths (relative to the checkout) of ``module``, the package
+    modules it imports transitively, and the ``__init__.py`` of every package
+    on the way (Python runs them on import)."""
+    seen: set[Path] = set()
+    queue = [module]
+    while queue:
+        name = queue.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # parent packages run first
+            init = _module_path(".".join(parts[:depth]))
+            if init is not None and init.name == "__init__.py" and init not in seen:
+                seen.add(init)
+                queue.extend(_imported(ast.parse(init.read_text(encoding="utf-8"))))
+        path = _module_path(name)
+        if path is None or path in seen and path.name != "__init__.py":
+            continue
+        seen.add(path)
+        queue.extend(_imported(ast.parse(path.read_text(encoding="utf-8"))))
+    root = PACKAGE_DIR.parent
+    return tuple(sorted(str(p.relative_to(root)) for p in seen))
