@@ -3,6 +3,7 @@
 # Nothing here reads the corpus: that is the split rule's job.
 
 import json
+import os
 from pathlib import Path
 
 from vmaf_predictor import names
@@ -12,7 +13,7 @@ from vmaf_predictor.build.code import module_files
 try:  # TEMP until s1_split lands
     from vmaf_predictor.build.s1_split import corpus_files
 except ImportError:
-    corpus_files = None
+    from vmaf_predictor.corpus_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 
@@ -28,13 +29,23 @@ CODECS = list(config["codecs"])
 BUILT_WITH = built_with()
 # A codec trains on the real corpus when the split gives it this many rows.
 MIN_REAL_ROWS = 2
+# The corpus files, listed (never opened: reading them is the split's job).
+try:
+    CORPUS_FILES = [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
+except FileNotFoundError as error:
+    raise WorkflowError(f"config key corpus: {error}") from None
 
 
 def code(rule):
     """The package files the rule's stage runs: editing one reruns exactly
-    the jobs that execute it."""
-    root = Path(workflow.basedir)
-    return [str(root / path) for path in module_files(module_name(rule))]
+    the jobs that execute it. When the package is part of this checkout the
+    paths are relative (to the working directory, which verify moves), so
+    moving a checkout reruns nothing."""
+    checkout = Path(workflow.basedir).resolve()
+    files = [Path(path) for path in module_files(module_name(rule))]
+    return [
+        os.path.relpath(p) if p.is_relative_to(checkout) else str(p) for p in files
+    ]
 
 
 def model_path(directory, codec="{codec}"):
@@ -43,11 +54,6 @@ def model_path(directory, codec="{codec}"):
 
 def card_path(directory, codec="{codec}"):
     return f"{directory}/{names.card_file_name(codec)}"
-
-
-def corpus_inputs(wildcards):
-    """The corpus files (listed, not read); none without a corpus."""
-    return [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
 
 
 def split_manifest():

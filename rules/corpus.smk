@@ -6,7 +6,7 @@ checkpoint split:
     with enough rows, and the corpus report."""
     input:
         code=code("split"),
-        corpus=corpus_inputs,
+        corpus=CORPUS_FILES,
     output:
         manifest="results/split/manifest.json",
         report_json="results/corpus_report.json",

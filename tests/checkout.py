@@ -1,6 +1,9 @@
 """A copy of the workflow in another directory, for tests, benchmarks and tiers.
 
-A copy (not a git clone) so that uncommitted work is what gets exercised.
+A copy (not a git clone) so that uncommitted work is what gets exercised. It
+includes the package: run Snakemake there with ``PYTHONPATH`` set to the copy
+(:func:`workflow_runs.snakemake` does) and the copy's code is what runs, and
+what its rules list as code inputs.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-# What a run of the workflow reads besides the installed package.
+# What a run of the workflow reads.
 WORKFLOW_FILES = (
+    "vmaf_predictor",
     "Snakefile",
     "rules",
     "scripts",
@@ -36,7 +40,8 @@ def copy_workflow(
     for name in WORKFLOW_FILES + (("model",) if with_models else ()):
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name)
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, destination / name, ignore=ignore)
         else:
             shutil.copy(source, destination / name)
     if codecs is not None:

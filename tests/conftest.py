@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vmaf_predictor import corpus, export, registry
-from vmaf_predictor.trained import TrainedModel, TrainSettings
+from vmaf_predictor import registry
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.build import s4_export as export
+from vmaf_predictor.build.network import TrainedModel, TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +31,16 @@ def x264(codecs) -> registry.Codec:
 
 
 @pytest.fixture(scope="session")
-def trained_x264(x264) -> TrainedModel:
-    from vmaf_predictor import train
+def settings(config) -> TrainSettings:
+    """The training settings of config.yaml (their one home)."""
+    return TrainSettings(**config["train"])
 
-    return train.train("libx264", corpus.synthetic_rows(x264, 100), TrainSettings())
+
+@pytest.fixture(scope="session")
+def trained_x264(x264, settings) -> TrainedModel:
+    from vmaf_predictor.build import s3_train as train
+
+    return train.train("libx264", corpus.synthetic_table(x264, 100), settings)
 
 
 @pytest.fixture(scope="session")

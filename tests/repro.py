@@ -14,8 +14,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vmaf_predictor import verify
-from vmaf_predictor.checkout import copy_workflow
+from checkout import copy_workflow
+
+from vmaf_predictor.build import verify
+from vmaf_predictor.names import card_file_name, model_file_name
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "model"
@@ -77,7 +79,7 @@ def build_in_process(condition: Condition, out: Path, codecs: list[str]) -> Path
     """All stages for ``codecs``, each group in one process. Under a CPU
     model, corpus, train and export run emulated (one qemu process); the
     checks and cards, which only read those bytes, run natively."""
-    command = [sys.executable, "-m", "vmaf_predictor.inprocess", str(out)]
+    command = [sys.executable, str(ROOT / "tools" / "one_process.py"), str(out)]
     for codec in codecs:
         command += ["--codec", codec]
     if condition.cpu_model:
@@ -104,13 +106,13 @@ def compare_subset(
     pairs = [
         (produced / name, COMMITTED / name)
         for c in codecs
-        for name in (f"predictor_{c}.onnx", f"predictor_{c}_card.md")
+        for name in (model_file_name(c), card_file_name(c))
     ]
     if reference is not None:
         pairs += [
             (produced / "work" / name, reference / "work" / name)
             for c in codecs
-            for name in (f"{c}.csv", f"{c}.trained.json")
+            for name in (f"{c}.json", f"{c}.trained.json")
         ]
     differing = [
         str(mine.relative_to(produced))

@@ -1,11 +1,15 @@
 import dataclasses
+import hashlib
+from pathlib import Path
 
 import pytest
+from fresh_process import python_output
 
-from vmaf_predictor import card, hashes
-from vmaf_predictor.allowlist import AllowlistReport
-from vmaf_predictor.corpus import CorpusInfo
-from vmaf_predictor.validate import ValidationReport
+from vmaf_predictor.build import s7_card as card
+from vmaf_predictor.build import s8_hash as hashes
+from vmaf_predictor.build.s2_corpus import CorpusInfo
+from vmaf_predictor.build.s5_allowlist import AllowlistReport
+from vmaf_predictor.build.s6_validate import ValidationReport
 
 VERSIONS = {"numpy": "1", "onnx": "2", "torch": "3"}
 
@@ -53,15 +57,28 @@ def test_card_names_hash_size_nodes_opset_and_metrics(trained_x264, onnx_x264):
     assert "numpy 1, onnx 2, torch 3" in text
 
 
-def test_card_depends_only_on_its_inputs(
-    trained_x264, onnx_x264, monkeypatch, tmp_path
+def test_card_is_the_same_in_another_process_dir_and_zone(
+    trained_x264, onnx_x264, tmp_path
 ):
-    first = _render(trained_x264, onnx_x264)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
-    monkeypatch.setenv("USER", "someone-else")
-    assert _render(trained_x264, onnx_x264) == first
-    assert str(tmp_path) not in first and "2026" not in first
+    from vmaf_predictor.build import network
+
+    network.save(trained_x264, tmp_path / "trained.json")
+    (tmp_path / "m.onnx").write_bytes(onnx_x264)
+    here = _render(trained_x264, onnx_x264)
+    there = python_output(
+        f"""
+        import hashlib, sys
+        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_card import _render
+        from vmaf_predictor.build import network
+        text = _render(network.load("trained.json"), Path("m.onnx").read_bytes())
+        print(hashlib.sha256(text.encode()).hexdigest())
+        """,
+        cwd=tmp_path,
+    )
+    assert there == hashlib.sha256(here.encode()).hexdigest()
+    assert str(tmp_path) not in here and "2026" not in here
 
 
 def test_card_usage_example_runs(trained_x264, onnx_x264, tmp_path, monkeypatch):

@@ -10,7 +10,12 @@ import onnxruntime as ort
 import pytest
 import yaml
 
-from vmaf_predictor import corpus, hashes, registry, validate
+from vmaf_predictor import registry
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.build import s6_validate as validate
+from vmaf_predictor.build import s8_hash as hashes
+from vmaf_predictor.names import model_file_name
+from vmaf_predictor.runtime.session import open_session
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 CONFIG = yaml.safe_load((MODEL_DIR.parent / "config.yaml").read_text())
@@ -87,7 +92,7 @@ def test_predicted_vmaf_never_rises_as_crf_rises(codec_name):
     """256 feature vectors x every integer and half-integer quality value of
     the codec's whole range, zero tolerance."""
     codec = registry.codec_from_config(codec_name, CONFIG["codecs"][codec_name])
-    session = validate.consumer_session(str(MODEL_DIR / f"predictor_{codec_name}.onnx"))
+    session = open_session(MODEL_DIR / model_file_name(codec_name))
     rows = [
         [r[n] for n in corpus.FEATURE_NAMES] for r in corpus.synthetic_rows(codec, 256)
     ]

@@ -1,14 +1,27 @@
 import hashlib
 
-import numpy as np
+import pandas as pd
+from fresh_process import python_output
 
-from vmaf_predictor import corpus
-from vmaf_predictor.features import FEATURE_NAMES
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 
-def test_synthetic_corpus_is_identical_on_every_call(x264):
-    first = corpus.table_bytes(corpus.synthetic_rows(x264, 100))
-    assert first == corpus.table_bytes(corpus.synthetic_rows(x264, 100))
+def _digest(table: pd.DataFrame) -> str:
+    return hashlib.sha256(corpus.table_bytes(table)).hexdigest()
+
+
+def test_synthetic_corpus_is_the_same_in_another_process(x264):
+    here = _digest(corpus.synthetic_table(x264, 100))
+    there = python_output("""
+        import hashlib, yaml
+        from vmaf_predictor.build import s2_corpus as corpus
+        from vmaf_predictor.registry import registry_from_config
+        codec = registry_from_config(yaml.safe_load(open("config.yaml")))["libx264"]
+        table = corpus.synthetic_table(codec, 100)
+        print(hashlib.sha256(corpus.table_bytes(table)).hexdigest())
+    """)
+    assert here == there
 
 
 def test_seed_is_sha256_of_the_codec_name_mod_2_31():
@@ -17,10 +30,8 @@ def test_seed_is_sha256_of_the_codec_name_mod_2_31():
 
 
 def test_each_codec_gets_its_own_rows(codecs):
-    tables = {
-        corpus.table_bytes(corpus.synthetic_rows(c, 100)) for c in codecs.values()
-    }
-    assert len(tables) == len(codecs)
+    digests = {_digest(corpus.synthetic_table(c, 100)) for c in codecs.values()}
+    assert len(digests) == len(codecs)
 
 
 def test_rows_follow_the_documented_recipe(x264):
@@ -53,38 +64,43 @@ def test_target_is_the_analytical_curve_plus_small_noise(x264):
     assert 0.3 < (sum(r * r for r in residuals) / len(residuals)) ** 0.5 < 0.7
 
 
-def test_every_row_has_the_14_features_and_the_target(x264):
-    for row in corpus.synthetic_rows(x264, 10):
-        assert tuple(row) == (*FEATURE_NAMES, "vmaf")
+def test_the_table_has_the_14_features_the_target_and_the_source(x264):
+    table = corpus.synthetic_table(x264, 10)
+    assert tuple(table.columns) == (*FEATURE_NAMES, "vmaf", "src")
 
 
-def test_stub_corpus_is_labelled_synthetic_stub_n_100(x264, tmp_path):
-    info = corpus.build_corpus(
-        x264, 100, None, "stand-in", tmp_path / "t.csv", tmp_path / "t.json"
+def _run_stage(tmp_path, config, real=()):
+    from types import SimpleNamespace as Files
+
+    out = Files(table=tmp_path / "t.parquet", info=tmp_path / "t.json")
+    params = Files(
+        codec=config["codecs"]["libx264"], synthetic_rows=100, real_features="probe"
     )
-    assert info.label == "synthetic-stub-N=100"
-    assert corpus.read_info(tmp_path / "t.json") == info
+    corpus.run(Files(real=list(real)), out, params, "libx264")
+    return out
 
 
-def test_real_corpus_label_counts_rows():
-    info = corpus.CorpusInfo("libx264", "real", 2592, "probe", "0" * 64)
-    assert info.label == "real-N=2592"
+def test_stub_corpus_is_labelled_synthetic_stub_n_100(tmp_path, config):
+    out = _run_stage(tmp_path, config)
+    info = corpus.read_info(out.info)
+    assert (info.label, info.features) == ("synthetic-stub-N=100", "stand-in")
 
 
-def test_table_round_trips_exactly(x264, tmp_path):
-    rows = corpus.synthetic_rows(x264, 20)
-    corpus.build_corpus(
-        x264, 20, None, "stand-in", tmp_path / "t.csv", tmp_path / "t.json"
+def test_the_table_is_parquet_that_pandas_reads_as_written(x264, tmp_path, config):
+    out = _run_stage(tmp_path, config)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out.table), corpus.synthetic_table(x264, 100)
     )
-    assert corpus.read_table(tmp_path / "t.csv") == rows
 
 
-def test_a_real_table_makes_a_real_n_corpus(x264, tmp_path):
-    rows = corpus.synthetic_rows(x264, 7)
-    split_table = [[row[name] for name in corpus.COLUMNS] for row in rows]
-    np.save(tmp_path / "real.npy", np.array(split_table))
-    info = corpus.build_corpus(
-        x264, 100, tmp_path / "real.npy", "probe", tmp_path / "t.csv", tmp_path / "i"
-    )
-    assert (info.label, info.features) == ("real-N=7", "probe")
-    assert corpus.read_table(tmp_path / "t.csv") == rows
+def test_the_info_digest_is_the_sha256_of_the_canonical_text(tmp_path, config):
+    out = _run_stage(tmp_path, config)
+    assert corpus.read_info(out.info).sha256 == _digest(corpus.read_table(out.table))
+
+
+def test_a_real_table_makes_a_real_n_corpus(x264, tmp_path, config):
+    real = corpus.synthetic_table(x264, 7).assign(src="clip.y4m")
+    real.to_parquet(tmp_path / "real.parquet", index=False)
+    out = _run_stage(tmp_path, config, real=[tmp_path / "real.parquet"])
+    assert corpus.read_info(out.info).label == "real-N=7"
+    pd.testing.assert_frame_equal(corpus.read_table(out.table), real)

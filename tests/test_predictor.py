@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from vmaf_predictor import __main__ as cli
-from vmaf_predictor.predictor import (
+from vmaf_predictor.runtime import cli
+from vmaf_predictor.runtime.predictor import (
     ModelError,
     Predictor,
     analytical_crf,

@@ -3,8 +3,10 @@ VMAF-against-CRF curves."""
 
 from __future__ import annotations
 
-from vmaf_predictor import corpus, report
-from vmaf_predictor.checkout import ROOT
+from checkout import ROOT
+
+from vmaf_predictor.build import report
+from vmaf_predictor.build import s2_corpus as corpus
 
 
 def test_a_card_page_keeps_the_warning_tables_and_code():

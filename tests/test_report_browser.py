@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from browser import Browser
+from checkout import ROOT, copy_workflow
 from workflow_runs import snakemake, write_corpus
 
-from vmaf_predictor.checkout import ROOT, copy_workflow
-from vmaf_predictor.corpus import synthetic_bitrate
+from vmaf_predictor.build.s2_corpus import synthetic_bitrate
 
 pytestmark = pytest.mark.browser
 

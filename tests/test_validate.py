@@ -9,8 +9,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from vmaf_predictor import corpus, validate
-from vmaf_predictor.features import FEATURE_NAMES
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.build import s6_validate as validate
+from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from checkout import copy_workflow
 from workflow_runs import real_rows, snakemake, write_corpus
-
-from vmaf_predictor.checkout import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 CODECS = ("libx264", "av1_qsv")
@@ -109,6 +111,59 @@ def test_changing_one_codecs_settings_reruns_only_that_codec(built, tmp_path):
     }
 
 
+@contextlib.contextmanager
+def _edited(path: Path):
+    """``path`` edited (a comment added, newer than every output), then
+    restored. Content must change: Snakemake ignores a touch of a small file
+    whose checksum it recorded."""
+    before, text = path.stat(), path.read_bytes()
+    path.write_bytes(text + b"\n# edited\n")
+    os.utime(path, (before.st_atime, time.time() + 60))
+    try:
+        yield
+    finally:
+        path.write_bytes(text)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _planned_rules(checkout: Path, target: str) -> set[str]:
+    result = snakemake(checkout, "--dry-run", "--cores", "2", target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):$", result.stdout, flags=re.M))
+
+
+PER_CODEC_BUILD = {"train", "export", "allowlist", "validate", "card", "publish"}
+
+
+def test_editing_the_report_code_reruns_only_the_report(built):
+    assert snakemake(built, "--cores", "2", "report_pages").returncode == 0
+    with _edited(built / "vmaf_predictor" / "build" / "report.py"):
+        assert _planned_rules(built, "all_stubs") == set()
+        assert _planned_rules(built, "report_pages") == {
+            "report_codec",
+            "report_overview",
+            "report_pages",
+        }
+
+
+def test_editing_the_card_template_reruns_only_cards_and_what_copies_them(built):
+    with _edited(built / "vmaf_predictor" / "build" / "s7_card.py"):
+        assert _planned_rules(built, "all_stubs") == {
+            "card",
+            "publish",
+            "hash",
+            "all_stubs",
+        }
+
+
+def test_editing_training_reruns_train_and_what_follows(built):
+    with _edited(built / "vmaf_predictor" / "build" / "s3_train.py"):
+        assert _planned_rules(built, "all_stubs") == PER_CODEC_BUILD | {
+            "hash",
+            "all_stubs",
+        }
+
+
 def test_a_forbidden_op_fails_the_build_and_leaves_model_untouched(tmp_path):
     def forbid_softsign(config):
         config["allowlist"]["ops"].remove("Softsign")
@@ -184,8 +239,7 @@ def test_real_rows_flip_two_codecs_and_the_other_twelve_stay_committed(tmp_path)
 
 @pytest.fixture
 def real_built(tmp_path):
-    """A two-codec checkout built with real rows for libx264 only. (Per test:
-    the corpus is split when Snakemake starts, even for a dry run.)"""
+    """A two-codec checkout built with real rows for libx264 only."""
     root = tmp_path / "real"
     root.mkdir()
     corpus = write_corpus(root / "real.jsonl", real_rows("libx264", range(10, 40)))
@@ -197,14 +251,25 @@ def real_built(tmp_path):
     return checkout, corpus
 
 
-def _planned_with(checkout: Path, corpus: Path) -> set[tuple[str, str]]:
-    return _planned_jobs(checkout, "all_stubs", "--config", f"corpus={corpus}")
+def _jobs_run(checkout: Path, corpus: Path) -> set[tuple[str, str]]:
+    """The per-codec jobs a real build with ``corpus`` runs. (A dry run cannot
+    tell: which tables changed is known only after the split job.)"""
+    result = snakemake(
+        checkout, "--cores", "2", "all_stubs", "--config", f"corpus={corpus}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = re.findall(
+        r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: codec=([\w-]+)",
+        result.stdout + result.stderr,
+        flags=re.M,
+    )
+    return set(jobs)
 
 
 def test_touching_or_rewriting_the_corpus_retrains_nothing(real_built):
     checkout, corpus = real_built
     corpus.write_text(corpus.read_text())
-    assert _planned_with(checkout, corpus) == set()
+    assert _jobs_run(checkout, corpus) == set()
 
 
 def test_editing_one_codecs_rows_retrains_only_that_codec(real_built, tmp_path):
@@ -212,7 +277,7 @@ def test_editing_one_codecs_rows_retrains_only_that_codec(real_built, tmp_path):
     edited = write_corpus(
         tmp_path / "edited.jsonl", real_rows("libx264", range(10, 40), offset=0.5)
     )
-    jobs = _planned_with(checkout, edited)
+    jobs = _jobs_run(checkout, edited)
     assert {codec for _, codec in jobs} == {"libx264"}
     assert ("train", "libx264") in jobs
 
@@ -223,10 +288,21 @@ def test_adding_rows_for_a_stub_codec_flips_only_that_codec(real_built, tmp_path
         tmp_path / "more.jsonl",
         real_rows("libx264", range(10, 40)) + real_rows("av1_qsv", range(20, 30)),
     )
-    jobs = _planned_with(checkout, more)
+    jobs = _jobs_run(checkout, more)
     assert {codec for _, codec in jobs} == {"av1_qsv"}
     assert {rule for rule, _ in jobs} == {"corpus", "train", "export", "allowlist",
                                          "validate", "card", "publish"}  # fmt: skip
+
+
+def test_a_dry_run_reads_no_corpus_and_writes_nothing(tmp_path):
+    corpus = write_corpus(tmp_path / "real.jsonl", real_rows("libx264", [20, 30]))
+    checkout = make_checkout(tmp_path / "c")
+    result = snakemake(
+        checkout, "--cores", "2", "-n", "all_stubs", "--config", f"corpus={corpus}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^checkpoint split:", result.stdout, flags=re.M)
+    assert not (checkout / "results").exists()
 
 
 def test_a_bad_corpus_row_stops_before_any_job(tmp_path):
@@ -239,6 +315,7 @@ def test_a_bad_corpus_row_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert f"{corpus}:2: not valid JSON" in result.stderr
     assert not (checkout / "results" / "train").exists()
+    assert not (checkout / "results" / "corpus").exists()
 
 
 def test_a_missing_corpus_path_stops_before_any_job(tmp_path):

@@ -4,6 +4,7 @@ and small real (Phase A) corpora."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -11,10 +12,12 @@ from pathlib import Path
 
 
 def snakemake(checkout: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m snakemake ARGS`` in ``checkout``, output captured."""
+    """``python -m snakemake ARGS`` in ``checkout`` with its own copy of the
+    package, output captured."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
         capture_output=True,
         text=True,
     )

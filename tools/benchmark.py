@@ -24,9 +24,10 @@ from pathlib import Path
 
 import yaml
 
-from vmaf_predictor.checkout import copy_workflow
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the workflow-copy helper lives there
+
+from checkout import copy_workflow  # noqa: E402
 
 
 def checkout_with_rows(destination: Path, rows: int | None) -> Path:
@@ -61,7 +62,7 @@ def measure(runs: int, rows: int | None) -> dict[str, list[float]]:
             )
             out = Path(scratch) / "one"
             out.mkdir()
-            command = [sys.executable, "-m", "vmaf_predictor.inprocess", str(out)]
+            command = [sys.executable, str(ROOT / "tools" / "one_process.py"), str(out)]
             command += ["--config", str(checkout / "config.yaml")]
             times["one_process"].append(timed(command, checkout))
             if rows is None:

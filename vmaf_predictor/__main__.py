@@ -1,7 +1,8 @@
-"""``python -m vmaf_predictor``: the command line of :mod:`vmaf_predictor.runtime.cli`."""
+"""``python -m vmaf_predictor``: :mod:`vmaf_predictor.runtime.cli`."""
 
 import sys
 
 from vmaf_predictor.runtime.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,7 +7,7 @@ with its rule's resources, a real-corpus build against the same build run
 locally, and that a job failing on the cluster fails the run with its log
 path.
 
-The checkout is a copy of the working tree (vmaf_predictor.checkout), not a
+The checkout is a copy of the working tree (tests/checkout.py), not a
 git clone: a clone holds only committed files, and the tier must exercise
 the profile and rules being worked on, as the other tiers do. In CI, which
 runs in a fresh clone, the two are the same.
@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from checkout import ROOT, copy_workflow
 from local_slurm import LocalSlurm, client_env
 from workflow_runs import real_rows, snakemake, write_corpus
-
-from vmaf_predictor.checkout import ROOT, copy_workflow
 
 pytestmark = pytest.mark.slurm
 

@@ -61,7 +61,7 @@ def _imported(tree: ast.AST) -> set[str]:
 
 @cache
 def module_files(module: str) -> tuple[str, ...]:
-    """Sorted paths (relative to the checkout) of ``module``, the package
+    """Sorted absolute paths of ``module``, the package
     modules it imports transitively, and the ``__init__.py`` of every package
     on the way (Python runs them on import)."""
     seen: set[Path] = set()
@@ -75,9 +75,8 @@ def module_files(module: str) -> tuple[str, ...]:
                 seen.add(init)
                 queue.extend(_imported(ast.parse(init.read_text(encoding="utf-8"))))
         path = _module_path(name)
-        if path is None or path in seen and path.name != "__init__.py":
+        if path is None or (path in seen and path.name != "__init__.py"):
             continue
         seen.add(path)
         queue.extend(_imported(ast.parse(path.read_text(encoding="utf-8"))))
-    root = PACKAGE_DIR.parent
-    return tuple(sorted(str(p.relative_to(root)) for p in seen))
+    return tuple(sorted(str(p) for p in seen))

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_predictor.build import s5_allowlist as allowlist
-from vmaf_predictor.build import s2_corpus as corpus
 from vmaf_predictor.build import network as trained
+from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.build import s5_allowlist as allowlist
 from vmaf_predictor.build import s6_validate as validate
 from vmaf_predictor.build.s8_hash import sha256_file
 from vmaf_predictor.names import card_file_name, model_file_name

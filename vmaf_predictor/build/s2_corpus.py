@@ -13,13 +13,12 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
 from vmaf_predictor.registry import Codec, codec_from_config
+from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
 
 if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
     import pandas as pd
@@ -101,12 +100,23 @@ def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
     return rows
 
 
+def synthetic_table(codec: Codec, n_rows: int) -> pd.DataFrame:
+    """:func:`synthetic_rows` as a training table (``src`` empty)."""
+    import pandas as pd
+
+    table = pd.DataFrame(synthetic_rows(codec, n_rows), columns=list(COLUMNS))
+    table["src"] = ""
+    return table
+
+
 def table_bytes(rows: pd.DataFrame) -> bytes:
     """The canonical text of training rows, whose sha256 is the corpus
     digest on the card: a CSV of COLUMNS with shortest exact ``repr`` floats,
     LF line ends. Defined by the values alone, not by any file format."""
     lines = [",".join(COLUMNS)]
-    lines += [",".join(map(repr, row)) for row in rows[list(COLUMNS)].to_numpy().tolist()]
+    lines += [
+        ",".join(map(repr, row)) for row in rows[list(COLUMNS)].to_numpy().tolist()
+    ]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -116,7 +126,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
     table = pd.read_parquet(path)
     if tuple(table.columns[: len(COLUMNS)]) != COLUMNS:
-        raise ValueError(f"{path}: columns {list(table.columns)} do not start with {COLUMNS}")
+        raise ValueError(
+            f"{path}: columns {list(table.columns)} do not start with {COLUMNS}"
+        )
     return table
 
 
@@ -125,7 +137,9 @@ def write_corpus(
 ) -> CorpusInfo:
     """Write the training table (Parquet) and its info JSON; return the info."""
     info = CorpusInfo(
-        rows=len(rows), sha256=hashlib.sha256(table_bytes(rows)).hexdigest(), **info_fields
+        rows=len(rows),
+        sha256=hashlib.sha256(table_bytes(rows)).hexdigest(),
+        **info_fields,
     )
     rows.to_parquet(table_path, index=False)
     Path(info_path).write_text(
@@ -153,8 +167,7 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
         fields = {"kind": "real", "features": params.real_features}
     else:
         entry = codec_from_config(codec, params.codec)
-        rows = pd.DataFrame(synthetic_rows(entry, params.synthetic_rows), columns=COLUMNS)
-        rows["src"] = ""
+        rows = synthetic_table(entry, params.synthetic_rows)
         fields = {"kind": "synthetic-stub", "features": "stand-in"}
     info = write_corpus(rows, {"codec": codec, **fields}, output.table, output.info)
     return f"{info.codec}: {info.label}, sha256 {info.sha256}"

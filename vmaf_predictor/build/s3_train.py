@@ -20,18 +20,18 @@ import numpy as np
 import torch
 
 from vmaf_predictor.build import metrics, network
+from vmaf_predictor.build.network import (
+    TrainedModel,
+    TrainSettings,
+    crf_knots,
+    parameter_shapes,
+)
 from vmaf_predictor.build.s2_corpus import TARGET, read_table
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
     extreme_inputs,
     spanning_rows,
-)
-from vmaf_predictor.build.network import (
-    TrainedModel,
-    TrainSettings,
-    crf_knots,
-    parameter_shapes,
 )
 
 if TYPE_CHECKING:
@@ -167,11 +167,15 @@ class MonotoneNet:
         h = torch.relu(_Dense.apply(h, p["w2"], p["b2"]))
         level = _Dense.apply(h, p["wf"], p["bf"])
         weights = torch.relu(_Dense.apply(h, p["wa"], p["ba"]))
-        basis = torch.cat(
+        z = level - tree_sum(weights * self.basis(crf), 1).unsqueeze(1)
+        return 50.0 + 50.0 * (z / (1.0 + z.abs()))
+
+    def basis(self, crf: torch.Tensor) -> torch.Tensor:
+        """The CRF basis [N, 2 * knots + 1] of normalised CRFs [N, 1]:
+        ``c``, ``relu(c - t_k)`` and ``-relu(t_k - c)``, each non-decreasing."""
+        return torch.cat(
             [crf, torch.relu(crf - self.knots), -torch.relu(self.knots - crf)], 1
         )
-        z = level - tree_sum(weights * basis, 1).unsqueeze(1)
-        return 50.0 + 50.0 * (z / (1.0 + z.abs()))
 
     def weights_as_lists(self) -> dict[str, Any]:
         return {name: view.tolist() for name, view in self.parameters().items()}
@@ -218,7 +222,9 @@ def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedModel:
     """Train on one codec's table and evaluate on the held-out split."""
-    features = [to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()]
+    features = [
+        to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
+    ]
     targets = table[TARGET].astype(float).tolist()
     train_idx, holdout_idx = split_indices(
         len(targets), settings.holdout_fraction, settings.seed

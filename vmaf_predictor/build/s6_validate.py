@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_predictor.build import network
 from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.build.network import TrainedModel
+from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     INPUT_NAME,
@@ -29,9 +32,6 @@ from vmaf_predictor.runtime.features import (
     spanning_rows,
 )
 from vmaf_predictor.runtime.session import open_session, predict
-from vmaf_predictor.build import network
-from vmaf_predictor.build.network import TrainedModel
-from vmaf_predictor.registry import Codec, codec_from_config
 
 MONOTONE_VECTORS = 256
 # How far onnxruntime may be from the trained float64 model (the graph

@@ -8,8 +8,8 @@ model it describes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 

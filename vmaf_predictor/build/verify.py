@@ -146,7 +146,11 @@ def regenerate(
 def run(input: Any, output: Any, params: Any, codec: None = None) -> str:
     """Stage entry point of the verify rule."""
     rows = verify(
-        params.snakefile, params.config, params.work_area, params.committed, params.cores
+        params.snakefile,
+        params.config,
+        params.work_area,
+        params.committed,
+        params.cores,
     )
     return f"all {len(rows)} files match"
 

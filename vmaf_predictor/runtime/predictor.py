@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from vmaf_predictor import names
 from vmaf_predictor.names import model_file_name
+from vmaf_predictor.registry import Codec, registry_from_config
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
@@ -28,9 +28,8 @@ from vmaf_predictor.runtime.features import (
     standin_features,
 )
 from vmaf_predictor.runtime.session import open_session, predict
-from vmaf_predictor.registry import Codec, registry_from_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / names.MODEL_DIR
 BUILD_COMMAND = "make all_stubs (or: snakemake --cores 4 all_stubs)"
 OTHER_FEATURES = FEATURE_NAMES[1:]
