@@ -10,10 +10,7 @@ from vmaf_predictor import names
 from vmaf_predictor.build import config as workflow_config
 from vmaf_predictor.build import module_name
 from vmaf_predictor.build.code import module_files
-try:  # TEMP until s1_split lands
-    from vmaf_predictor.build.s1_split import corpus_files
-except ImportError:
-    from vmaf_predictor.corpus_split import corpus_files
+from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 

@@ -140,9 +140,6 @@ def plot_vmaf_vs_crf(
     codec: Codec, curves: Sequence[Curve], corpus_label: str, path: Path
 ) -> None:
     figure, axes = _figure()
-    low, high = corpus.SYNTHETIC_CRF_RANGE
-    if corpus_label.startswith("synthetic"):
-        axes.axvspan(low, high, color="#f1f3f7", label=f"trained range ({low}-{high})")
     for curve, colour in zip(curves, COLOURS, strict=False):
         size = f"{curve.width}x{curve.height}"
         axes.plot(
