@@ -7,13 +7,16 @@ Called from ``rules/common.smk`` in Snakemake's main process:
   until the process ends, however it ends: the kernel drops it even after a
   SIGKILL, so it is never stale. Every run that executes jobs must hold it
   (:func:`require_checkout`, at ``onstart``), so two runs never mix their
-  inputs, whatever their targets (Snakemake's own lock covers only
-  overlapping files, checks and writes it in two steps, and one finishing
-  run removes every run's lock). Dry runs and reports do not need it.
+  inputs, whatever their targets. Dry runs and reports do not need it; a
+  run without it is told who holds it. It replaces Snakemake's own lock
+  (``nolock`` in the profile), which covers only overlapping files, is
+  checked and written in two steps (two runs started together can both
+  pass), and is left behind by a killed run.
 - Holding the lock proves that no other run of this workflow is alive, so
-  a Snakemake lock (``.snakemake/locks``) found then was left by a run that
-  was killed: :func:`claim_checkout` removes it, and the next plain run
-  resumes (with ``rerun-incomplete`` from the profile).
+  a Snakemake lock (``.snakemake/locks``, from a run given its own profile)
+  found then was left by a run that was killed: :func:`claim_checkout`
+  removes it. The next plain run resumes (``rerun-incomplete`` in the
+  profile).
 - :func:`interrupt_stops_jobs`: Ctrl-C (SIGINT) stops the running jobs at
   once, instead of Snakemake waiting for them to finish.
 - :func:`unwritable_outputs`: the first directory a run would write in and
@@ -112,12 +115,13 @@ def claim_checkout(directory: str | Path = ".") -> Claim:
 
 def require_checkout() -> str | None:
     """At the start of a run that executes jobs: None when this process
-    holds the checkout lock (taken now if it was only busy while the
-    Snakefile was read), else the one-line reason it may not run."""
+    holds the checkout lock, else the one-line reason it may not run.
+
+    A run that did not get the lock while the Snakefile was read planned its
+    jobs from files another run was writing: it never runs them.
+    """
     claim = _claim
-    if claim is None or claim.held or _try_lock(claim):
-        if claim is not None:
-            claim.held = True
+    if claim is None or claim.held:
         return None
     return (
         f"another run is using this checkout ({claim.holder}); wait for it to "
