@@ -10,6 +10,8 @@ from pathlib import Path
 
 from vmaf_predictor.build import runs
 
+# The process that runs this workflow's jobs here (jobs.die_with_parent).
+os.environ[runs.RUN_PID] = str(os.getpid())
 if workflow.is_main_process:
     # First, so that Ctrl-C while the workflow is read is quiet too.
     runs.interrupt_stops_jobs()

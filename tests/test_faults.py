@@ -173,6 +173,19 @@ def test_two_verify_runs_at_once_never_share_a_work_area(tmp_path):
 # Builds killed at random points -----------------------------------------------
 
 
+def wait_until_reading(checkout: Path, run: Run) -> float:
+    """Seconds until ``run`` reads the Snakefile (it then writes its pid
+    into the checkout lock)."""
+    started = time.monotonic()
+    lock = checkout / ".snakemake" / "checkout.lock"
+    mark = f"pid {run.process.pid},"
+    while run.process.poll() is None:
+        if lock.is_file() and lock.read_text().startswith(mark):
+            break
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
 def group_processes(pgid: int) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["pid", "status"]):
@@ -201,7 +214,10 @@ def test_the_next_plain_run_finishes_a_build_killed_at_any_point(tmp_path, kills
     for i in range(kills):
         how = ("SIGINT", "SIGKILL")[i % 2]
         run = start(checkout, f"kill{i}", "--cores", "2", "--forceall", "all_stubs")
-        time.sleep(rng.uniform(0.2, duration))
+        # Any point once the workflow is being read (a Ctrl-C during
+        # Snakemake's own start-up is Snakemake's: it prints a traceback).
+        reading = wait_until_reading(checkout, run)
+        time.sleep(rng.uniform(0, max(0.1, duration - reading)))
         interrupted = time.monotonic()
         if how == "SIGINT":  # Ctrl-C in a terminal: the whole process group
             os.killpg(run.process.pid, signal.SIGINT)

@@ -74,19 +74,29 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
-def die_with_parent() -> None:
+# Set by the Snakemake process that runs the jobs (build.runs).
+RUN_PID = "VMAF_PREDICTOR_RUN_PID"
+
+
+def die_with_parent(parent: int | None = None) -> None:
     """Linux: end this process with SIGKILL when the process that started it
     ends, however it ends (a SIGKILL of Snakemake too), so no job outlives
-    its run. Elsewhere, nothing."""
+    its run. ``parent``: the process that should have started this one; if
+    it has ended already (before this call), end now. Elsewhere, nothing."""
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()
+    parent = parent or os.getppid()
     pr_set_pdeathsig = 1
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
         return  # not fatal: the job only loses this guarantee
-    if os.getppid() != parent:  # the parent ended before prctl
-        os.kill(os.getpid(), signal.SIGKILL)
+    if os.getppid() != parent:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:  # the run ended before prctl
+            os.kill(os.getpid(), signal.SIGKILL)
+        except PermissionError:
+            pass
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -97,8 +107,12 @@ def _interrupted(signum: int, frame: object) -> None:
 def run_stage(smk: Any) -> None:
     """What ``scripts/stage.py`` does for every rule: log into the rule's log
     and call the rule's stage with the job's own input, output and params."""
-    die_with_parent()
+    run_pid = os.environ.get(RUN_PID, "")
+    die_with_parent(int(run_pid) if run_pid.isdigit() else None)
     signal.signal(signal.SIGINT, _interrupted)
+    # Started with SIGINT held (build.runs): a Ctrl-C that came meanwhile
+    # arrives now, in the handler.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from vmaf_predictor.build import stage
 
     job = SimpleNamespace(

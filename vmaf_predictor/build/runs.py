@@ -18,7 +18,9 @@ Called from ``rules/common.smk`` in Snakemake's main process:
   removes it. The next plain run resumes (``rerun-incomplete`` in the
   profile).
 - :func:`interrupt_stops_jobs`: Ctrl-C (SIGINT) stops the running jobs at
-  once, instead of Snakemake waiting for them to finish.
+  once, instead of Snakemake waiting for them to finish; jobs start with
+  SIGINT held, so one just starting (still in Snakemake's preamble) does not
+  print a traceback (the job's own handler takes it, see ``jobs``).
 - :func:`unwritable_outputs`: the first directory a run would write in and
   cannot, named before any job starts.
 """
@@ -130,6 +132,8 @@ def require_checkout() -> str | None:
 
 
 INTERRUPTED = 128 + signal.SIGINT
+# Tells a job which process started it (jobs.die_with_parent).
+RUN_PID = "VMAF_PREDICTOR_RUN_PID"
 
 
 def interrupt_stops_jobs() -> None:
@@ -148,9 +152,47 @@ def interrupt_stops_jobs() -> None:
         for child in psutil.Process().children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 child.terminate()
+        if _exiting(frame):
+            return  # Snakemake has finished; Python is ending its threads
         raise SystemExit(INTERRUPTED)
 
     signal.signal(signal.SIGINT, interrupt)
+    _start_children_with_interrupts_held()
+
+
+def _exiting(frame) -> bool:
+    """Whether the interpreter is ending (waiting for its threads)."""
+    import threading
+
+    code = getattr(frame, "f_code", None)
+    return code is not None and (code.co_name, code.co_filename) == (
+        "_shutdown",
+        threading.__file__,
+    )
+
+
+def _start_children_with_interrupts_held() -> None:
+    """Every process this one starts begins with SIGINT blocked (the mask is
+    inherited through fork and exec; this process's own mask is restored at
+    once). A job unblocks it once its handler is in place; until then a
+    Ctrl-C waits, instead of ending the job with a traceback from wherever
+    its interpreter was starting up. Snakemake starts jobs with subprocess,
+    so this wraps the one method that forks."""
+    import subprocess
+
+    fork_exec = subprocess.Popen._execute_child
+    if getattr(fork_exec, "holds_interrupts", False):
+        return
+
+    def execute_child(self, *args, **kwargs):
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return fork_exec(self, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    execute_child.holds_interrupts = True
+    subprocess.Popen._execute_child = execute_child
 
 
 def _existing_ancestor(path: Path) -> Path:
