@@ -38,7 +38,7 @@ test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threa
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
 	$(BIN)/pytest -m browser tests/test_report_browser.py
 
-test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 10 killed builds; ~6 min
+test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 10 killed builds; ~5 min
 	$(BIN)/pytest -m faults tests/test_faults.py
 
 # Root: installs munge and Slurm from Debian when missing, runs slurmd.
