@@ -78,7 +78,7 @@ def _try_lock(claim: Claim) -> bool:
     except OSError as error:
         if error.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
             raise
-        # A file system without locks: Snakemake's own lock is all there is.
+        # A file system without locks: run unguarded, and say so.
         claim.note = (
             f"note: {claim.path} cannot be locked on this file system "
             f"({error.strerror}); nothing stops a second run in this checkout"
