@@ -12,7 +12,7 @@ READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify report test test-repro test-report test-slurm qemu-user lint pytest format bench lock clean
+.PHONY: help all_stubs verify report test test-repro test-report test-faults test-slurm qemu-user lint pytest format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -37,6 +37,9 @@ test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threa
 
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
 	$(BIN)/pytest -m browser tests/test_report_browser.py
+
+test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 10 killed builds; ~5 min
+	$(BIN)/pytest -m faults tests/test_faults.py
 
 # Root: installs munge and Slurm from Debian when missing, runs slurmd.
 test-slurm: $(READY)  ## the workflow on a one-node Slurm it starts (profiles/slurm); ~8 min

@@ -141,7 +141,7 @@ def verify_in_checkout(condition: Condition, checkout: Path) -> Outcome:
         capture_output=True,
         text=True,
     )
-    produced = checkout / "results" / "verify" / "model"
+    produced = checkout / "results" / "verify" / "last" / "model"
     if not produced.is_dir():
         raise RuntimeError(f"{condition.name}: verify did not build:\n{result.stderr}")
     rows = verify.compare(checkout / "model", produced)

@@ -4,6 +4,11 @@
         --width 1920 --height 1080 --fps 24
     python -m vmaf_predictor pick-crf --codec libx264 --target 93 --bitrate 3000 \\
         --width 1920 --height 1080 --fps 24 [--json]
+
+A value outside its domain (not finite, --crf outside the codec's quality
+range, --bitrate/--fps/--duration not > 0, --width/--height not >= 1,
+--target outside [0, 100]) is an error: one line on stderr naming the flag,
+the value and what is allowed, exit status 2.
 """
 
 from __future__ import annotations
@@ -13,19 +18,42 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
+from vmaf_predictor.runtime import inputs
+from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.predictor import (
     MODEL_DIR,
-    ModelError,
+    TARGET_RANGE,
     Predictor,
     encode_features,
     lookup_codec,
     model_path_for,
+    quality_value,
 )
+
+# The API's argument names, as the command line spells them.
+FLAGS = {
+    "crf": "--crf",
+    "target_vmaf": "--target",
+    "bitrate_kbps": "--bitrate",
+    "fps": "--fps",
+    "width": "--width",
+    "height": "--height",
+    "duration_s": "--duration",
+}
+USAGE_ERROR = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    shared = argparse.ArgumentParser(add_help=False)
+    shared = Parser(add_help=False)
     shared.add_argument("--codec", required=True, help="codec adapter, e.g. libx264")
     shared.add_argument("--bitrate", type=float, required=True, help="probe kbps")
     shared.add_argument("--width", type=int, required=True)
@@ -43,8 +71,12 @@ def parser() -> argparse.ArgumentParser:
         "--analytical", action="store_true", help="use the fallback curve, no model"
     )
     shared.add_argument("--json", action="store_true", help="print JSON")
-    top = argparse.ArgumentParser(prog="python -m vmaf_predictor", description=__doc__)
-    commands = top.add_subparsers(dest="command", required=True)
+    top = Parser(
+        prog="python -m vmaf_predictor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
     predict = commands.add_parser("predict", parents=[shared], help="predicted VMAF")
     predict.add_argument("--crf", type=float, required=True, help="quality value")
     pick = commands.add_parser("pick-crf", parents=[shared], help="CRF for a target")
@@ -53,12 +85,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict:
-    lookup_codec(args.codec)  # an unknown codec is named before any file is
-    model = None if args.analytical else model_path_for(args.codec, args.model_dir)
-    predictor = Predictor(model)
+    # Every value is checked before any file is opened: a bad value is named
+    # even when the model is missing.
+    entry = lookup_codec(args.codec)
     features = encode_features(
         args.bitrate, args.fps, args.width, args.height, args.duration
     )
+    if args.command == "predict":
+        quality_value(entry, args.crf)
+    else:
+        inputs.in_range("target_vmaf", args.target, *TARGET_RANGE, "the VMAF scale")
+    model = None if args.analytical else model_path_for(args.codec, args.model_dir)
+    predictor = Predictor(model)
     source = str(model) if model else "analytical curve"
     if args.command == "predict":
         vmaf = predictor.predict_vmaf(features, args.crf, args.codec)
@@ -88,13 +126,25 @@ def text(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0 with the answer on stdout; 2 with one line on stderr
+    for a usage error (a value outside its domain, an unknown codec, a
+    missing or unusable model)."""
     args = parser().parse_args(argv)
     try:
         result = run(args)
-    except (ValueError, FileNotFoundError, ModelError) as error:
+    except InputError as error:
+        flag = FLAGS.get(error.argument, error.argument)
+        print(f"error: {error.message(flag)}", file=sys.stderr)
+        return USAGE_ERROR
+    except (ValueError, OSError) as error:  # ModelError is a ValueError
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, sort_keys=True) if args.json else text(result))
+        return USAGE_ERROR
+    # Strict JSON: a NaN or infinity would be a bug, never printed as NaN.
+    print(
+        json.dumps(result, sort_keys=True, allow_nan=False)
+        if args.json
+        else text(result)
+    )
     return 0
 
 
