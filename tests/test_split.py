@@ -170,7 +170,11 @@ LINES: dict[str, tuple[bytes, object]] = {
     "no score": (line(phase_a(vmaf_score=...)), "missing key vmaf_score / vmaf"),
     "negative bitrate": (
         line(phase_a(bitrate_kbps=-5)),
-        "bitrate_kbps must be finite and not negative, got -5",
+        "bitrate_kbps must be finite and positive, got -5",
+    ),
+    "zero bitrate": (
+        line(phase_a(bitrate_kbps=0)),
+        "bitrate_kbps must be finite and positive, got 0",
     ),
     "huge bitrate": (line(phase_a(bitrate_kbps=10**30)), kept()),
     "null size": (
@@ -179,7 +183,7 @@ LINES: dict[str, tuple[bytes, object]] = {
     ),
     "zero width": (
         line(phase_a(width=0)),
-        "framerate, width and height must be positive",
+        "width must be finite and positive, got 0",
     ),
     "fractional width": (line(phase_a(width=1920.7)), kept()),
     "zero frame rate": (
@@ -191,7 +195,7 @@ LINES: dict[str, tuple[bytes, object]] = {
         raw("duration_s", b"1e999"),
         "duration_s must be finite, got inf",
     ),
-    "negative zero": (line(phase_a(crf=-0.0, bitrate_kbps=-0.0)), kept()),
+    "negative zero": (line(phase_a(crf=-0.0)), kept()),
     "tie-rounding values": (
         line(phase_a(bitrate_kbps=2.0005, duration_s=0.05)),
         kept(),
@@ -567,7 +571,7 @@ BAD_LINES = [
     (json.dumps(phase_a(vmaf_score=True)), "vmaf_score must be a number, got true"),
     (json.dumps(phase_a(vmaf_score=100.5)), "vmaf_score 100.5 is outside [0, 100]"),
     (json.dumps(phase_a(crf=52)), "crf 52 is outside libx264's range [0, 51]"),
-    (json.dumps(phase_a(bitrate_kbps=-1)), "bitrate_kbps must be finite and not"),
+    (json.dumps(phase_a(bitrate_kbps=-1)), "bitrate_kbps must be finite and positive"),
     (
         '{"encoder": "libx264", "crf": 23, "vmaf_score": 90, "bitrate_kbps": Infinity}',
         "bitrate_kbps must be finite",
@@ -609,7 +613,10 @@ SEVERAL_PROBLEMS = [
         phase_a(**PROBE | {"y_var": "x", "saliency_var": None, "framerate": 0}),
         "saliency_var must be a number, got null",
     ),
-    (phase_a(width=0, framerate=..., duration_s=None), "missing key framerate"),
+    (
+        phase_a(width=0, framerate=..., duration_s=None),
+        "width must be finite and positive, got 0",
+    ),
 ]
 
 
@@ -806,6 +813,25 @@ def test_the_stage_splits_writes_the_report_and_says_what_it_did(
     assert output.manifest.is_file() and output.report_json.is_file()
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [[], [""], ["{bad", "not json"], [json.dumps(phase_a(encoder="x265-fork"))]],
+    ids=["empty", "blank", "all bad", "nothing for a codec"],
+)
+def test_a_corpus_with_no_usable_rows_fails_the_stage(config, tmp_path, lines):
+    source = write(tmp_path / "c.jsonl", *lines)
+    output = SimpleNamespace(
+        manifest=tmp_path / "split" / "manifest.json",
+        report_json=tmp_path / "r.json",
+        report_md=tmp_path / "r.md",
+    )
+    params = SimpleNamespace(
+        corpus=source, codecs=config["codecs"], bad_rows="skip", max_line_bytes=MAX_LINE
+    )
+    with pytest.raises(s1_split.CorpusError, match=r"no usable rows .*to train"):
+        s1_split.run(SimpleNamespace(corpus=[source]), output, params, None)
+
+
 def test_importing_the_stage_loads_no_data_library():
     code = (
         "import sys, vmaf_predictor.build.s1_split; "
@@ -865,4 +891,4 @@ def test_decimal_rounding_equals_pythons_round_on_ties_and_random_doubles():
 def test_the_line_kinds_cover_every_outcome():
     outcomes = {o if not isinstance(o, str) else "bad" for _, o in LINES.values()}
     assert {None, "bad", kept(), kept(probe=True), kept("libx265")} <= outcomes
-    assert len(LINES) == 66 and not set(LINES) & set(LENIENT)
+    assert len(LINES) == 67 and not set(LINES) & set(LENIENT)

@@ -62,7 +62,8 @@ KEY_SPELLINGS = {
     "vmaf_score": ("vmaf_score", "vmaf"),
     "bitrate_kbps": ("bitrate_kbps", "actual_kbps"),
 }
-NON_NEGATIVE_KEYS = ("bitrate_kbps", "encode_size_bytes", "width", "height")
+# Keys that, when a row has them, must be finite numbers > 0.
+POSITIVE_KEYS = ("bitrate_kbps", "encode_size_bytes", "width", "height")
 STANDIN_KEYS = ("bitrate_kbps", "framerate", "duration_s", "width", "height")
 STRING_KEYS = ("encoder", "codec", "src", "src_sha256")
 # What a key holds in a row. true and false are numbers for exit_status alone
@@ -494,8 +495,8 @@ def _decide(rows: _Rows, codecs: Mapping[str, Codec]) -> _Chunk:
             f"[{c.quality_min:g}, {c.quality_max:g}]"
         )
 
-    def negative(key: str, values: np.ndarray) -> Callable[[int], str]:
-        return lambda i: f"{key} must be finite and not negative, got {values[i]:g}"
+    def not_positive(key: str, values: np.ndarray) -> Callable[[int], str]:
+        return lambda i: f"{key} must be finite and positive, got {values[i]:g}"
 
     with np.errstate(invalid="ignore"):
         rules = [
@@ -519,11 +520,11 @@ def _decide(rows: _Rows, codecs: Mapping[str, Codec]) -> _Chunk:
             (crf.kind != NUMBER, not_number("crf", crf)),
             (~((quality_min <= crf.value) & (crf.value <= quality_max)), crf_range),
         ]
-        for key in NON_NEGATIVE_KEYS:
+        for key in POSITIVE_KEYS:
             c = _spelled(columns, key)
-            number, fine = c.kind == NUMBER, np.isfinite(c.value) & (c.value >= 0)
+            number, fine = c.kind == NUMBER, np.isfinite(c.value) & (c.value > 0)
             rules.append(((c.kind != ABSENT) & ~number, not_number(key, c)))
-            rules.append((number & ~fine, negative(key, c.value)))
+            rules.append((number & ~fine, not_positive(key, c.value)))
         probe = np.logical_and.reduce([columns[k].kind != ABSENT for k in probe_keys])
         for key in probe_keys:
             rules += finite(probe, key, columns[key])
@@ -858,6 +859,12 @@ def run(input: Any, output: Any, params: Any, codec: str | None = None) -> str:
     codecs = {name: codec_from_config(name, e) for name, e in params.codecs.items()}
     options = (params.bad_rows, params.max_line_bytes, getattr(params, "threads", None))
     report = split(params.corpus, codecs, manifest.parent, *options)
+    if report.kept == 0:
+        dropped = sum(report.dropped.values())
+        raise CorpusError(
+            f"corpus {params.corpus}: no usable rows ({report.rows_read} read, "
+            f"{dropped} dropped, {report.bad_total} bad): nothing to train on"
+        )
     write_report(report, output.report_json, output.report_md)
     summary = (
         f"corpus {params.corpus}: {report.kept} rows kept for {len(report.codecs)} "
