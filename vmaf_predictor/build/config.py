@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vmaf_predictor.config_file import fill_defaults
+
 
 class ConfigError(ValueError):
     """config.yaml (or --config) has a wrong key, type or value."""
@@ -40,14 +42,55 @@ def validate(config: MutableMapping[str, Any], schema_path: Path) -> None:
     if errors:
         lines = "\n  ".join(_describe(error) for error in errors)
         raise ConfigError(f"invalid workflow config:\n  {lines}")
-    for key, spec in schema["properties"].items():
-        if "default" in spec:
-            config.setdefault(key, spec["default"])
+    fill_defaults(config, schema)
     for codec in config["train_overrides"]:
         if codec not in config["codecs"]:
             raise ConfigError(
                 f"key train_overrides.{codec}: not a codec of the registry"
             )
+    problems = sweep_problems(config)
+    if problems:
+        raise ConfigError("invalid workflow config:\n  " + "\n  ".join(problems))
+
+
+def ladder(config: Mapping[str, Any], codec: str) -> list[int]:
+    """The quality values swept for ``codec`` (``sweep_ladder``), ascending."""
+    spec = config["sweep_ladder"][codec]
+    if isinstance(spec, Mapping):
+        return list(range(spec["first"], spec["last"] + 1, spec["step"]))
+    return sorted(spec)
+
+
+def sweep_problems(config: Mapping[str, Any]) -> list[str]:
+    """What stops the sweep's settings from working, each naming its key:
+    a codec outside the registry or without software encoder (the hardware
+    ones say what they need), a ladder outside the codec's quality range."""
+    from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS, hardware_problem
+
+    problems = []
+    for codec in config["sweep_codecs"]:
+        if codec not in config["codecs"]:
+            problems.append(
+                f"key sweep_codecs: {codec} is not a codec of the registry "
+                f"(known: {', '.join(config['codecs'])})"
+            )
+        elif codec not in SOFTWARE_CODECS:
+            problems.append(f"key sweep_codecs: {hardware_problem(codec)}")
+    for codec, spec in config["sweep_ladder"].items():
+        if codec not in config["codecs"]:
+            problems.append(f"key sweep_ladder.{codec}: not a codec of the registry")
+            continue
+        low, high = config["codecs"][codec]["quality_range"]
+        values = ladder(config, codec)
+        if not values:
+            problems.append(f"key sweep_ladder.{codec}: no quality value in {spec}")
+        outside = [v for v in values if not low <= v <= high]
+        if outside:
+            problems.append(
+                f"key sweep_ladder.{codec}: {outside} outside the codec's "
+                f"quality_range [{low}, {high}]"
+            )
+    return problems
 
 
 def train_settings(config: Mapping[str, Any], codec: str) -> dict[str, Any]:
