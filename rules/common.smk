@@ -15,6 +15,8 @@ try:  # TEMP until s1_split lands
 except ImportError:
     from vmaf_predictor.corpus_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
+from vmaf_predictor.build.sources import NAME_PATTERN, SourcesError, list_sources
+from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 
 try:
@@ -34,6 +36,30 @@ try:
     CORPUS_FILES = [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
 except FileNotFoundError as error:
     raise WorkflowError(f"config key corpus: {error}") from None
+# The clips to sweep (listed, not opened: the sweep_check job opens them).
+try:
+    SOURCES = (
+        list_sources(
+            config["sources"], Path(workflow.basedir) / "schemas/sources.schema.yaml"
+        )
+        if config["sources"]
+        else []
+    )
+except SourcesError as error:
+    raise WorkflowError(f"config key sources: {error}") from None
+CLIP_PATHS = {source.name: source.path for source in SOURCES}
+SWEEP_CODECS = list(config["sweep_codecs"]) if SOURCES else []
+# The sweep's rows are one more corpus file for the split.
+SWEEP_CORPUS = "results/sweep/corpus.jsonl"
+FFMPEG_VERSION = None  # found when there are clips to sweep
+if SOURCES:
+    CORPUS_FILES.append(SWEEP_CORPUS)
+    try:
+        FFMPEG_VERSION = ffmpeg.ffmpeg_version(ffmpeg.locate(config["ffmpeg"]["path"]))
+    except (FileNotFoundError, ffmpeg.FFmpegError) as error:
+        raise WorkflowError(f"the sweep needs FFmpeg: {error}") from None
+# A real corpus (rows to split): given, swept, or both.
+REAL_CORPUS = bool(CORPUS_FILES)
 
 
 def code(rule):
@@ -65,7 +91,7 @@ def split_manifest():
 
 def real_entry(codec):
     """The split's entry for ``codec``, or None (no corpus, or too few rows)."""
-    if not config["corpus"]:
+    if not REAL_CORPUS:
         return None
     manifest, content = split_manifest()
     entry = content["codecs"].get(codec)
@@ -96,7 +122,7 @@ def after_split(**inputs):
     """
 
     def wait_for_split(wildcards):
-        if config["corpus"]:
+        if REAL_CORPUS:
             split_manifest()
         values = dict(wildcards.items())
 

@@ -57,8 +57,9 @@ def ladder(config: Mapping[str, Any], codec: str) -> list[int]:
     """The quality values swept for ``codec`` (``sweep_ladder``), ascending."""
     spec = config["sweep_ladder"][codec]
     if isinstance(spec, Mapping):
-        return list(range(spec["first"], spec["last"] + 1, spec["step"]))
-    return sorted(spec)
+        first, last, step = (int(spec[key]) for key in ("first", "last", "step"))
+        return list(range(first, last + 1, max(step, 1)))
+    return sorted({int(value) for value in spec})
 
 
 def sweep_problems(config: Mapping[str, Any]) -> list[str]:
