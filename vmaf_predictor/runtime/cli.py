@@ -1,9 +1,19 @@
-"""Command line: predicted VMAF for a shot, or the CRF that meets a target.
+"""Command line: predicted VMAF for a shot, the CRF that meets a target, and
+the features of a clip.
 
     python -m vmaf_predictor predict  --codec libx264 --crf 30 --bitrate 3000 \\
         --width 1920 --height 1080 --fps 24
     python -m vmaf_predictor pick-crf --codec libx264 --target 93 --bitrate 3000 \\
         --width 1920 --height 1080 --fps 24 [--json]
+    python -m vmaf_predictor features CLIP --codec libx264 [--json]
+    python -m vmaf_predictor pick-crf --source CLIP --codec libx264 --target 93 \\
+        [--verify] [--json]
+
+With a clip (``features``, ``--source``), the features are measured exactly
+as the sweep measures them (one probe encode, one analysis pass; FFmpeg and
+settings from config.yaml, or ``--config FILE``); ``--verify`` then encodes
+the clip at the chosen value with the sweep's production settings and scores
+it with libvmaf.
 """
 
 from __future__ import annotations
@@ -25,13 +35,25 @@ from vmaf_predictor.runtime.predictor import (
 
 
 def parser() -> argparse.ArgumentParser:
-    shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument("--codec", required=True, help="codec adapter, e.g. libx264")
-    shared.add_argument("--bitrate", type=float, required=True, help="probe kbps")
-    shared.add_argument("--width", type=int, required=True)
-    shared.add_argument("--height", type=int, required=True)
-    shared.add_argument("--fps", type=float, required=True)
-    shared.add_argument("--duration", type=float, default=5.0, help="shot seconds")
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument("--codec", required=True, help="codec adapter, e.g. libx264")
+    settings.add_argument("--json", action="store_true", help="print JSON")
+    settings.add_argument(
+        "--config",
+        type=Path,
+        help="config.yaml whose sweep settings measure a clip (default: the "
+        "checkout's)",
+    )
+    shared = argparse.ArgumentParser(add_help=False, parents=[settings])
+    shot = shared.add_argument_group(
+        "the shot: a clip to measure (--source), or its probe figures"
+    )
+    shot.add_argument("--source", type=Path, help="a clip: features measured")
+    shot.add_argument("--bitrate", type=float, help="probe kbps")
+    shot.add_argument("--width", type=int)
+    shot.add_argument("--height", type=int)
+    shot.add_argument("--fps", type=float)
+    shot.add_argument("--duration", type=float, default=5.0, help="shot seconds")
     source = shared.add_mutually_exclusive_group()
     source.add_argument(
         "--model-dir",
@@ -42,24 +64,56 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--analytical", action="store_true", help="use the fallback curve, no model"
     )
-    shared.add_argument("--json", action="store_true", help="print JSON")
     top = argparse.ArgumentParser(prog="python -m vmaf_predictor", description=__doc__)
+    top.formatter_class = argparse.RawDescriptionHelpFormatter
     commands = top.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", parents=[shared], help="predicted VMAF")
     predict.add_argument("--crf", type=float, required=True, help="quality value")
     pick = commands.add_parser("pick-crf", parents=[shared], help="CRF for a target")
     pick.add_argument("--target", type=float, required=True, help="target VMAF")
+    pick.add_argument(
+        "--verify",
+        action="store_true",
+        help="with --source: encode at the chosen value and score it (libvmaf)",
+    )
+    features = commands.add_parser(
+        "features", parents=[settings], help="the measured features of a clip"
+    )
+    features.add_argument("clip", type=Path, help="the clip (one shot)")
     return top
+
+
+SHOT_FIGURES = ("bitrate", "width", "height", "fps")
 
 
 def run(args: argparse.Namespace) -> dict:
     lookup_codec(args.codec)  # an unknown codec is named before any file is
+    if args.command == "features":
+        return features_of(args)
+    if args.source is None:
+        missing = [f"--{n}" for n in SHOT_FIGURES if getattr(args, n) is None]
+        if missing:
+            raise ValueError(f"give --source CLIP, or {', '.join(missing)}")
+        if getattr(args, "verify", False):
+            raise ValueError("--verify needs --source CLIP (a clip to encode)")
     model = None if args.analytical else model_path_for(args.codec, args.model_dir)
     predictor = Predictor(model)
-    features = encode_features(
-        args.bitrate, args.fps, args.width, args.height, args.duration
-    )
     source = str(model) if model else "analytical curve"
+    if args.source is not None and args.command == "pick-crf":
+        pick = predictor.pick_crf_for_clip(
+            args.source, args.target, args.codec, verify=args.verify, config=args.config
+        )
+        return {**pick.to_json(), "source": source}
+    if args.source is not None:
+        from vmaf_predictor.runtime.clip import measure_features, sweep_settings
+
+        features = measure_features(
+            args.source, args.codec, sweep_settings(args.config)
+        )
+    else:
+        features = encode_features(
+            args.bitrate, args.fps, args.width, args.height, args.duration
+        )
     if args.command == "predict":
         vmaf = predictor.predict_vmaf(features, args.crf, args.codec)
         return {"codec": args.codec, "crf": args.crf, "vmaf": vmaf, "source": source}
@@ -67,31 +121,56 @@ def run(args: argparse.Namespace) -> dict:
     return {"codec": args.codec, **asdict(choice), "source": source}
 
 
+def features_of(args: argparse.Namespace) -> dict:
+    from vmaf_predictor.runtime.clip import measure_features, sweep_settings
+
+    features = measure_features(args.clip, args.codec, sweep_settings(args.config))
+    return {"clip": str(args.clip), "codec": args.codec, "features": features}
+
+
 def text(result: dict) -> str:
+    if "features" in result and "crf" not in result:
+        width = max(map(len, result["features"]))
+        lines = [f"{result['clip']} ({result['codec']}):"]
+        lines += [f"  {n:<{width}}  {v:g}" for n, v in result["features"].items()]
+        return "\n".join(lines)
     if "vmaf" in result:
         return (
             f"{result['codec']} at crf {result['crf']:g}: predicted VMAF "
             f"{result['vmaf']:.2f} ({result['source']})"
         )
     if not result["met"]:
-        return (
+        line = (
             f"{result['codec']}: no quality value reaches VMAF "
             f"{result['target_vmaf']:g}; the best, crf {result['crf']}, predicts "
             f"{result['predicted_vmaf']:.2f} ({result['source']})"
         )
-    return (
-        f"{result['codec']}: crf {result['crf']} is the highest quality value "
-        f"meeting VMAF {result['target_vmaf']:g} (predicted "
-        f"{result['predicted_vmaf']:.2f}, {result['model_calls']} model calls; "
-        f"{result['source']})"
-    )
+    else:
+        line = (
+            f"{result['codec']}: crf {result['crf']} is the highest quality value "
+            f"meeting VMAF {result['target_vmaf']:g} (predicted "
+            f"{result['predicted_vmaf']:.2f}, {result['model_calls']} model calls; "
+            f"{result['source']})"
+        )
+    if "verify" in result:
+        verified = result["verify"]
+        if verified["exit_status"] == 0:
+            line += (
+                f"\nverified: encoded at crf {result['crf']} "
+                f"({verified['bitrate_kbps']:g} kbit/s), measured VMAF "
+                f"{verified['measured_vmaf']:.2f} (predicted "
+                f"{result['predicted_vmaf']:.2f})"
+            )
+        else:
+            line += f"\nverify failed: {verified['error']}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         result = run(args)
-    except (ValueError, FileNotFoundError, ModelError) as error:
+    except (ValueError, FileNotFoundError, ModelError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(result, sort_keys=True) if args.json else text(result))
