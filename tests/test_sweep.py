@@ -33,11 +33,12 @@ LADDERS = {
     "libvvenc": [37],
 }
 CANONICAL = (
-    "src src_sha256 width height pix_fmt framerate duration_s encoder "
-    "encoder_version preset crf extra_params encode_size_bytes bitrate_kbps "
-    "encode_time_ms vmaf_score vmaf_model score_time_ms ffmpeg_version "
-    "exit_status clip_mode"
-).split()
+    *("src", "src_sha256", "width", "height", "pix_fmt", "framerate"),
+    *("duration_s", "encoder", "encoder_version", "preset", "crf"),
+    *("extra_params", "encode_size_bytes", "bitrate_kbps", "encode_time_ms"),
+    *("vmaf_score", "vmaf_model", "score_time_ms", "ffmpeg_version"),
+    *("exit_status", "clip_mode"),
+)
 
 
 def checkout_with(path: Path, codecs=(*SWEPT, "av1_qsv"), **config) -> Path:
@@ -68,7 +69,7 @@ def swept(tmp_path_factory):
 
 
 def test_one_row_per_clip_codec_and_ladder_value_in_a_fixed_order(swept):
-    checkout, clips = swept
+    checkout, _ = swept
     rows = rows_of(checkout)
     expected = [
         (clip, codec, q)
@@ -113,8 +114,11 @@ def test_the_cli_prints_the_same_features(swept):
     checkout, clips = swept
     row = next(r for r in rows_of(checkout) if r["src"] == "bars")
     done = subprocess.run(
-        [sys.executable, "-m", "vmaf_predictor", "features", str(clips / "bars.y4m")]
-        + ["--codec", "libx264", "--json", "--config", str(checkout / "config.yaml")],
+        [
+            *(sys.executable, "-m", "vmaf_predictor", "features"),
+            *(str(clips / "bars.y4m"), "--codec", "libx264", "--json"),
+            *("--config", str(checkout / "config.yaml")),
+        ],
         capture_output=True,
         text=True,
         cwd=checkout,
@@ -211,8 +215,16 @@ def _kill_mid_sweep(checkout: Path, clips: Path, kill) -> dict[Path, int]:
     encodes' results and their mtimes."""
     encodes = checkout / "results" / "sweep" / "encodes"
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "sweep"]
-        + ["--config", f"sources={clips}"],
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            "sweep",
+            "--config",
+            f"sources={clips}",
+        ],
         cwd=checkout,
         env={**os.environ, "PYTHONPATH": str(checkout)},
         stdout=subprocess.DEVNULL,
