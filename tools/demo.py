@@ -1,7 +1,7 @@
 """``make demo``: real weights end to end, in a work directory of its own.
 
 1. Makes a small deterministic set of clips with FFmpeg's lavfi sources
-   (textures, motion, grain, flat areas; 320x180, 2 s each): twelve to train
+   (textures, motion, grain, flat areas; 320x180, 1.6 to 2 s each): twelve to train
    on and three held out.
 2. Runs the workflow on the twelve in the work directory
    (``snakemake all_stubs --directory DIR --config sources=clips/train``):
@@ -25,6 +25,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,64 +38,64 @@ SIZE = "320x180"
 # (perlin random_mode=seed, life/cellauto/sierpinski seed, noise all_seed,
 # gradients with fixed colours and end points).
 TRAIN = {
-    "testsrc2": (f"testsrc2=s={SIZE}:r=30", 60),
-    "mandelbrot": (f"mandelbrot=s={SIZE}:r=24:end_pts=150", 48),
+    "testsrc2": (f"testsrc2=s={SIZE}:r=30", 48),
+    "mandelbrot": (f"mandelbrot=s={SIZE}:r=24:end_pts=150", 40),
     "perlin": (
         f"perlin=s={SIZE}:r=30:random_mode=seed:seed=7:octaves=4:persistence=0.6"
         ":xscale=2:yscale=2:tscale=0.5",
-        60,
+        48,
     ),
     "life": (
         "life=s=80x45:r=24:seed=42:ratio=0.3:mold=10:life_color=#C83232"
         f":death_color=#000000:mold_color=#003264,scale={SIZE}:flags=neighbor",
-        48,
+        40,
     ),
     "gradnoise": (
         f"gradients=s={SIZE}:r=30:c0=0x2040A0:c1=0xE0C080:seed=42:speed=0.05"
         ":type=radial,format=yuv420p,noise=alls=12:allf=t+u:all_seed=5",
-        60,
+        48,
     ),
-    "cellauto": (f"cellauto=s={SIZE}:r=24:rule=30:seed=42:ratio=0.5", 48),
+    "cellauto": (f"cellauto=s={SIZE}:r=24:rule=30:seed=42:ratio=0.5", 40),
     "zoneplate": (
         f"zoneplate=s={SIZE}:r=30:ku=64:kv=64:kt=8:kx2=1:ky2=1:kt2=3",
-        60,
+        48,
     ),
     "perlin_fast": (
         f"perlin=s={SIZE}:r=25:random_mode=seed:seed=11:octaves=6:persistence=0.5"
         ":xscale=4:yscale=4:tscale=4",
-        50,
+        40,
     ),
     "bars_grain": (
         f"smptehdbars=s={SIZE}:r=25,noise=alls=6:allf=t:all_seed=3",
-        50,
+        40,
     ),
-    "testsrc": (f"testsrc=s={SIZE}:r=30", 60),
+    "testsrc": (f"testsrc=s={SIZE}:r=30", 48),
     "gradients_flat": (
         f"gradients=s={SIZE}:r=24:c0=0x103060:c1=0xC0E0F0:x0=0:y0=0:x1=319"
         ":y1=179:speed=0.02",
-        48,
+        40,
     ),
     "mandelbrot_zoom": (
         f"mandelbrot=s={SIZE}:r=30:start_scale=0.3:end_scale=0.05:end_pts=100"
         ":outer=normalized_iteration_count",
-        60,
+        48,
     ),
 }
 HELD_OUT = {
     "perlin_heldout": (
         f"perlin=s={SIZE}:r=30:random_mode=seed:seed=99:octaves=3:persistence=0.7"
         ":xscale=3:yscale=3:tscale=1",
-        60,
+        48,
     ),
     "life_heldout": (
         "life=s=64x36:r=24:seed=7:ratio=0.4:mold=5:life_color=#30C050"
         f":death_color=#101010:mold_color=#604020,scale={SIZE}:flags=neighbor",
-        48,
+        40,
     ),
     "sierpinski_heldout": (
         f"sierpinski=s={SIZE}:r=25:seed=1:jump=20:type=carpet,"
         "noise=alls=4:allf=t:all_seed=9",
-        50,
+        40,
     ),
 }
 TARGETS = (88.0, 93.0)
@@ -145,43 +146,53 @@ def build(work: Path, cores: int, extra: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def evaluate(work: Path, clips: list[Path]) -> dict:
-    """Target against measured VMAF on the held-out clips: the demo's
-    models and the analytical curve, each choice encoded and scored."""
+def evaluate_one(work: Path, clip: Path, codec: str) -> list[dict]:
+    """One held-out clip and codec: both predictors at both targets, each
+    choice encoded and scored."""
     from vmaf_predictor.runtime import encode, measure
     from vmaf_predictor.runtime.clip import sweep_settings
     from vmaf_predictor.runtime.predictor import Predictor, model_path_for
 
     settings = sweep_settings(work / "config.yaml")
-    config = json.loads((work / "results" / "sweep" / "summary.json").read_text())
-    codecs = list(config["rows_per_codec"])
+    features, measured = measure.measure(clip, codec, settings)
+    predictors = {
+        "model": Predictor(model_path_for(codec, work / "model")),
+        "analytical": Predictor(),
+    }
     cases, scored = [], {}
-    for clip in clips:
-        for codec in codecs:
-            features, measured = measure.measure(clip, codec, settings)
-            predictors = {
-                "model": Predictor(model_path_for(codec, work / "model")),
-                "analytical": Predictor(),
-            }
-            for target in TARGETS:
-                for kind, predictor in predictors.items():
-                    choice = predictor.pick_crf(features, target, codec)
-                    key = (str(clip), codec, choice.crf)
-                    if key not in scored:
-                        scored[key] = encode.encode_and_score(
-                            clip, codec, choice.crf, settings, measured.clip.frames
-                        ).vmaf_score
-                    cases.append(
-                        {
-                            "clip": clip.stem,
-                            "codec": codec,
-                            "target": target,
-                            "predictor": kind,
-                            "crf": choice.crf,
-                            "predicted_vmaf": round(choice.predicted_vmaf, 4),
-                            "measured_vmaf": scored[key],
-                        }
-                    )
+    for target in TARGETS:
+        for kind, predictor in predictors.items():
+            choice = predictor.pick_crf(features, target, codec)
+            if choice.crf not in scored:
+                scored[choice.crf] = encode.encode_and_score(
+                    clip, codec, choice.crf, settings, measured.clip.frames
+                ).vmaf_score
+            cases.append(
+                {
+                    "clip": clip.stem,
+                    "codec": codec,
+                    "target": target,
+                    "predictor": kind,
+                    "crf": choice.crf,
+                    "predicted_vmaf": round(choice.predicted_vmaf, 4),
+                    "measured_vmaf": scored[choice.crf],
+                }
+            )
+    return cases
+
+
+def evaluate(work: Path, clips: list[Path], cores: int) -> dict:
+    """Target against measured VMAF on the held-out clips: the demo's
+    models and the analytical curve, each choice encoded and scored
+    (``cores`` clips and codecs at a time)."""
+    summary = json.loads((work / "results" / "sweep" / "summary.json").read_text())
+    codecs = list(summary["rows_per_codec"])
+    tasks = [(clip, codec) for clip in clips for codec in codecs]
+    with ProcessPoolExecutor(cores) as pool:
+        futures = [pool.submit(evaluate_one, work, c, k) for c, k in tasks]
+        cases = []
+        for (clip, codec), future in zip(tasks, futures, strict=True):
+            cases += future.result()
             print(f"  evaluated {clip.stem} {codec}", flush=True)
     return {"cases": cases, "summary": summarise(cases, codecs)}
 
@@ -271,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real-weight cards in {work / 'model'}: {', '.join(real)}", flush=True)
     if not args.skip_evaluation:
         start = time.perf_counter()
-        result = evaluate(work, held_out)
+        result = evaluate(work, held_out, args.cores)
         timings["evaluation"] = time.perf_counter() - start
         (work / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
         (work / "evaluation.md").write_text(markdown(result, timings))
