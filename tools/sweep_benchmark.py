@@ -101,9 +101,11 @@ def main() -> int:
             )
         by_hand_s = time.perf_counter() - start
         by_hand_cpu = children_cpu() - cpu
-    same = dict(scores) == {
-        (r["src"], r["encoder"], r["crf"]): r["vmaf_score"] for r in rows
-    }
+    in_rows = {(r["src"], r["encoder"], r["crf"]): r["vmaf_score"] for r in rows}
+    differ = {k: (v, in_rows.get(k)) for k, v in scores if in_rows.get(k) != v}
+    same = not differ and len(in_rows) == len(scores)
+    for key, (by_hand, row) in sorted(differ.items()):
+        print(f"  differs: {key}: by hand {by_hand}, row {row}")
     print(f"{len(clips)} clips x {len(plan)} (codec, quality value) = {encodes} rows")
     print(f"  snakemake --cores {args.cores} sweep: {workflow_s:.1f} s wall "
           f"({encodes / workflow_s * 60:.1f} encodes+scores per minute)")  # fmt: skip
