@@ -59,7 +59,7 @@ def test_the_exported_model_passes(onnx_x264, allowed):
     )
     assert report.status == "pass"
     assert set(report.ops) <= set(allowed)
-    assert report.nodes == len(onnx.load_from_string(onnx_x264).graph.node) == 25
+    assert report.nodes == len(onnx.load_from_string(onnx_x264).graph.node) == 30
 
 
 def test_a_forbidden_op_fails_naming_the_op_and_the_codec(allowed):

@@ -94,6 +94,7 @@ def test_card_usage_example_runs(trained_x264, onnx_x264, tmp_path, monkeypatch)
 
 def test_changing_the_model_changes_the_card(trained_x264, onnx_x264):
     other = dataclasses.replace(
-        trained_x264, metrics={"plcc": 0, "srocc": 0, "rmse": 9}
+        trained_x264,
+        metrics={"plcc": 0, "srocc": 0, "rmse": 9, "rmse_unmeasured": 9},
     )
     assert _render(other, onnx_x264) != _render(trained_x264, onnx_x264)

@@ -34,25 +34,50 @@ def test_each_codec_gets_its_own_rows(codecs):
     assert len(digests) == len(codecs)
 
 
-def test_rows_follow_the_documented_recipe(x264):
-    rows = corpus.synthetic_rows(x264, 100)
+def test_rows_follow_the_documented_recipe(codecs):
+    h264_qsv = codecs["h264_qsv"]  # quality range 1..51
+    rows = corpus.synthetic_rows(h264_qsv, 100)
     assert len(rows) == 100
     for i, row in enumerate(rows):
-        assert row["crf"] == int(row["crf"]) and 18 <= row["crf"] <= 45
+        assert row["crf"] == int(row["crf"]) and 1 <= row["crf"] <= 51
         size = (int(row["width"]), int(row["height"]))
         assert size == corpus.RESOLUTIONS[i % 4]
         assert row["fps"] == corpus.FRAME_RATES[i % 3]
         duration = row["shot_length_frames"] / row["fps"]
         assert 4.0 - 1 / row["fps"] <= duration <= 10.0 + 1 / row["fps"]
         assert 0.0 <= row["vmaf"] <= 100.0
+    assert {row["crf"] for row in rows} >= {2.0, 50.0}  # the whole range
 
 
-def test_bitrate_matches_resolution_crf_and_complexity_bounds(x264):
-    import math
-
+def test_the_probe_runs_at_a_fixed_quality_so_its_bitrate_ignores_crf(x264):
+    low, high = corpus.PROBE_BPP
     for row in corpus.synthetic_rows(x264, 100):
-        base = row["width"] * row["height"] / 1000 * math.exp(-(row["crf"] - 23) * 0.05)
-        assert 0.6 * base - 1e-3 <= row["probe_bitrate_kbps"] <= 1.8 * base + 1e-3
+        if row["probe_bitrate_kbps"] == 0.0:
+            continue
+        pixels = row["width"] * row["height"] * row["fps"]
+        bpp = row["probe_bitrate_kbps"] * 1000 / pixels
+        assert low - 1e-6 <= bpp <= high + 1e-6
+        frame = row["probe_bitrate_kbps"] * 1000 / 8 / row["fps"]
+        assert 2 * frame - 0.1 <= row["probe_i_frame_avg_bytes"] <= 8 * frame + 0.1
+        assert row["probe_b_frame_avg_bytes"] <= row["probe_p_frame_avg_bytes"]
+
+
+def test_a_tenth_of_the_shots_have_no_probe_and_send_it_as_0(x264):
+    rows = corpus.synthetic_rows(x264, 100)
+    unprobed = [r for r in rows if r["probe_bitrate_kbps"] == 0.0]
+    assert 4 <= len(unprobed) <= 16
+    for row in unprobed:
+        assert all(row[name] == 0.0 for name in corpus.PROBE_FEATURES)
+    assert any(
+        r["probe_b_frame_avg_bytes"] == 0.0 < r["probe_bitrate_kbps"] for r in rows
+    )
+
+
+def test_luma_figures_follow_the_consumers_definitions(x264):
+    for row in corpus.synthetic_rows(x264, 100):
+        assert 16 <= row["y_avg"] <= 235 and 16 <= row["y_var"] <= 235
+        assert abs(row["y_var"] - row["y_avg"]) <= 20.01  # (YHIGH+YLOW)/2 proxy
+        assert 0 < row["saliency_mean"] < 1 and 0 < row["saliency_var"] < 0.1
 
 
 def test_target_is_the_analytical_curve_plus_small_noise(x264):
@@ -83,7 +108,7 @@ def _run_stage(tmp_path, config, real=()):
 def test_stub_corpus_is_labelled_synthetic_stub_n_100(tmp_path, config):
     out = _run_stage(tmp_path, config)
     info = corpus.read_info(out.info)
-    assert (info.label, info.features) == ("synthetic-stub-N=100", "stand-in")
+    assert (info.label, info.features) == ("synthetic-stub-N=100", "synthetic")
 
 
 def test_the_table_is_parquet_that_pandas_reads_as_written(x264, tmp_path, config):

@@ -33,11 +33,13 @@ def test_onnxruntime_matches_the_torch_model_within_1e_5(trained_x264, onnx_x264
     theta = torch.cat(
         [torch.tensor(trained_x264.weights[name]).flatten() for name in shapes]
     ).double()
-    model = train.MonotoneNet(s.hidden, s.crf_knots, theta)
-    x = (
-        torch.tensor(trained_x264.holdout_inputs, dtype=torch.float64)
-        - torch.tensor(trained_x264.mean)
-    ) / torch.tensor(trained_x264.std, dtype=torch.float64)
+    model = train.MonotoneNet(
+        s.hidden, s.crf_knots, theta, tuple(trained_x264.target_scale)
+    )
+    columns = network.model_inputs(np.array(trained_x264.holdout_inputs))
+    x = (torch.from_numpy(columns) - torch.tensor(trained_x264.mean)) / torch.tensor(
+        trained_x264.std, dtype=torch.float64
+    )
     with torch.no_grad():
         expected = model.forward(x).squeeze(1).numpy()
     produced = predict(_session(onnx_x264), trained_x264.holdout_inputs)

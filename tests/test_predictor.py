@@ -9,6 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from vmaf_predictor.names import model_file_name
 from vmaf_predictor.runtime import cli
 from vmaf_predictor.runtime.predictor import (
     ModelError,
@@ -134,10 +135,35 @@ def test_cli_pick_crf_prints_json(capsys):
     assert (result["crf"], result["met"]) == (expected.crf, expected.met)
 
 
-def test_cli_says_clearly_when_no_crf_meets_the_target(capsys):
-    args = ["pick-crf", "--codec", "libx264", "--target", "99.99"]
-    assert cli.main([*args, *SHOT_ARGS]) == 0
-    assert "no quality value reaches VMAF 99.99" in capsys.readouterr().out
+def _constant_model(directory, codec: str, vmaf: float):
+    """A valid predictor file for ``codec`` that always answers ``vmaf``."""
+    nodes = [
+        helper.make_node("ReduceSum", ["input", "axis"], ["total"], keepdims=1),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+        helper.make_node("Add", ["nothing", "answer"], ["vmaf"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        f"vmaf_predictor_{codec}",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 14])],
+        [helper.make_tensor_value_info("vmaf", TensorProto.FLOAT, ["N", 1])],
+        [
+            helper.make_tensor("axis", TensorProto.INT64, [1], [1]),
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("answer", TensorProto.FLOAT, [], [vmaf]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(model, directory / model_file_name(codec))
+    return directory
+
+
+def test_cli_says_clearly_when_no_crf_meets_the_target(capsys, tmp_path):
+    model_dir = _constant_model(tmp_path, "libx264", 87.5)
+    args = ["pick-crf", "--codec", "libx264", "--target", "90"]
+    assert cli.main([*args, *SHOT_ARGS, "--model-dir", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "no quality value reaches VMAF 90; the best, crf 0, predicts 87.50" in out
 
 
 def test_cli_errors_are_one_line_with_exit_2(capsys):
@@ -147,7 +173,8 @@ def test_cli_errors_are_one_line_with_exit_2(capsys):
     assert err.startswith("error: unknown codec 'libx266'") and "Traceback" not in err
 
 
-def test_encode_features_are_the_training_stand_ins():
-    features = encode_features(3000, 24, 1920, 1080)
-    assert features["probe_p_frame_avg_bytes"] == 15625.0
-    assert features["frame_diff_mean"] == 6.0282  # 3 Mbit/s over 1920x1080x24
+def test_encode_features_send_what_was_not_measured_as_0():
+    features = encode_features(3000, 24, 1920, 1080, duration_s=5, y_avg=110)
+    assert (features["probe_bitrate_kbps"], features["y_avg"]) == (3000.0, 110.0)
+    assert features["shot_length_frames"] == 120.0
+    assert features["probe_p_frame_avg_bytes"] == features["saliency_mean"] == 0.0

@@ -3,10 +3,12 @@ VMAF-against-CRF curves."""
 
 from __future__ import annotations
 
+import numpy as np
 from checkout import ROOT
 
 from vmaf_predictor.build import report
-from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.runtime.features import FEATURE_NAMES
+from vmaf_predictor.runtime.predictor import encode_features
 
 
 def test_a_card_page_keeps_the_warning_tables_and_code():
@@ -28,12 +30,13 @@ def test_overview_marks_each_codec_as_matching_or_differing():
     assert "abababababab</code>" in page  # the short hash, full one on hover
 
 
-def test_curves_follow_a_shot_whose_bitrate_falls_with_crf():
+def test_curves_follow_one_shot_probed_at_a_fixed_quality_value():
     crfs = [18.0, 30.0, 45.0]
     inputs = report.curve_inputs(1920, 1080, crfs)
     assert inputs.shape == (3, 14) and list(inputs[:, 0]) == crfs
-    bitrates = list(inputs[:, 1])
-    assert bitrates == sorted(bitrates, reverse=True)
-    assert bitrates[0] == float(
-        inputs.dtype.type(corpus.synthetic_bitrate(1920, 1080, 18.0, 1.2))
-    )
+    expected = encode_features(
+        1920 * 1080 * report.CURVE_FPS * report.CURVE_BPP / 1000,
+        report.CURVE_FPS, 1920, 1080, report.CURVE_DURATION_S,
+    )  # fmt: skip
+    for row in inputs:
+        assert list(row[1:]) == [np.float32(expected[n]) for n in FEATURE_NAMES[1:]]

@@ -4,13 +4,16 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 from fresh_process import python_output
 
+from vmaf_predictor.build import network
 from vmaf_predictor.build import network as trained
 from vmaf_predictor.build import s2_corpus as corpus
 from vmaf_predictor.build import s3_train as train
+from vmaf_predictor.runtime.features import OPTIONAL_GROUPS
 
 
 def test_split_holds_out_a_fifth_and_covers_every_row_once():
@@ -96,7 +99,7 @@ def test_training_learns_the_curve(trained_x264):
 
 
 def test_held_out_predictions_lie_in_0_100(trained_x264):
-    assert all(0.0 < p < 100.0 for p in trained_x264.holdout_predictions)
+    assert all(0.0 <= p <= 100.0 for p in trained_x264.holdout_predictions)
     assert trained_x264.n_holdout == len(trained_x264.holdout_predictions) == 20
 
 
@@ -124,3 +127,35 @@ def test_an_untrained_network_is_already_monotone_in_crf():
     with torch.no_grad():
         vmaf = net.forward(x).squeeze(1)
     assert torch.all(vmaf[1:] <= vmaf[:-1])
+
+
+def test_exact_log_is_within_a_rounding_of_the_true_log():
+    values = np.exp(np.random.default_rng(0).uniform(0.0, 25.0, 10_000))
+    ours = network.exact_log(values)
+    libm = np.array([math.log(v) for v in values])
+    assert np.max(np.abs(ours - libm) / libm.clip(1.0)) < 1e-15
+    assert network.exact_log(np.array([1.0]))[0] == 0.0
+
+
+def test_sizes_enter_the_network_as_logs_and_not_measured_stays_0():
+    row = np.zeros((1, 14))
+    row[0, :4] = [30.0, 3000.0, 0.0, 0.5]  # crf, bitrate, I bytes, P bytes
+    columns = network.model_inputs(row)[0]
+    position = network.MODEL_COLUMNS.index
+    assert columns[position(0)] == 30.0  # crf stays linear, first
+    assert columns[position(1)] == network.exact_log(np.array([3000.0]))[0]
+    assert columns[position(2)] == columns[position(3)] == 0.0  # log(max(x, 1))
+
+
+def test_a_left_out_measurement_leaves_out_its_whole_group():
+    mask = train.unmeasured_mask(2000, 0.5, random.Random(1)).numpy()
+    for group in OPTIONAL_GROUPS.values():
+        positions = [network.MODEL_COLUMNS.index(i) for i in group]
+        assert (mask[:, positions] == mask[:, positions[:1]]).all()
+        assert 0.45 < mask[:, positions[0]].mean() < 0.55
+    always = [network.MODEL_COLUMNS.index(i) for i in (0, 1, 10, 11, 12, 13)]
+    assert not mask[:, always].any()
+
+
+def test_training_reports_the_error_with_optional_features_left_out(trained_x264):
+    assert 0.0 < trained_x264.metrics["rmse_unmeasured"] < 3.0

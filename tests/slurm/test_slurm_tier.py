@@ -179,11 +179,11 @@ def test_a_real_corpus_on_the_cluster_gives_the_bytes_of_a_local_build(slurm, tm
 
 
 def test_a_job_failing_on_the_cluster_fails_the_run_with_its_log_path(slurm, tmp_path):
-    """An allowlist without Softsign (an op every model uses): the allowlist
+    """An allowlist without Log (an op every model uses): the allowlist
     job fails inside Slurm; nothing reaches model/."""
     checkout = copy_workflow(tmp_path / "wf", with_models=True, codecs=["libx264"])
-    forbid = tmp_path / "forbid_softsign.yaml"
-    ops = [op for op in CONFIG["allowlist"]["ops"] if op != "Softsign"]
+    forbid = tmp_path / "forbid_log.yaml"
+    ops = [op for op in CONFIG["allowlist"]["ops"] if op != "Log"]
     forbid.write_text(yaml.safe_dump({"allowlist": {"ops": ops}}))
     before = sha256s(checkout / "model")
 
@@ -203,6 +203,6 @@ def test_a_job_failing_on_the_cluster_fails_the_run_with_its_log_path(slurm, tmp
     assert f"SLURM-job '{slurm_id}' failed" in log
     assert "logs/allowlist/libx264.log" in log  # the rule's log ...
     assert slurm_log in log and Path(slurm_log).is_file()  # ... and Slurm's
-    assert "op Softsign" in log  # the reason, from the log shown
+    assert "op Log" in log  # the reason, from the log shown
     assert not any("/rule_publish/" in p for _, p in submissions(log).values())
     assert sha256s(checkout / "model") == before

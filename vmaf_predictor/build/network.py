@@ -8,7 +8,63 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.runtime.features import N_FEATURES
+import numpy as np
+
+from vmaf_predictor.runtime.features import FEATURE_NAMES, N_FEATURES
+
+# Sizes, rates and counts enter the network as log(max(x, 1)): a bitrate
+# spans 20 kbps to 50 Mbps, and VMAF follows its logarithm (as the
+# analytical curve does). A feature sent as not measured (0.0) stays 0.
+LOG_FEATURES: tuple[str, ...] = (
+    "probe_bitrate_kbps",
+    "probe_i_frame_avg_bytes",
+    "probe_p_frame_avg_bytes",
+    "probe_b_frame_avg_bytes",
+    "shot_length_frames",
+    "fps",
+    "width",
+    "height",
+)
+# The network's column order: CRF first, the other linear features, then the
+# logged ones (the graph gathers them in this order).
+LINEAR_COLUMNS: tuple[int, ...] = tuple(
+    i for i, name in enumerate(FEATURE_NAMES) if name not in LOG_FEATURES
+)
+LOG_COLUMNS: tuple[int, ...] = tuple(FEATURE_NAMES.index(n) for n in LOG_FEATURES)
+MODEL_COLUMNS: tuple[int, ...] = LINEAR_COLUMNS + LOG_COLUMNS
+_LN2 = 0.6931471805599453  # the double nearest ln 2
+_SQRT_HALF = 0.7071067811865476
+
+
+def exact_log(x: np.ndarray) -> np.ndarray:
+    """Natural log of ``x >= 1``, the same bits on every CPU.
+
+    libm and NumPy's vectorised ``log`` differ in the last bit between CPU
+    code paths, which training would amplify; this uses only exact
+    operations (frexp, and correctly rounded + - * /) in a fixed order:
+    ``x = m * 2**e`` with ``m`` in [sqrt(1/2), sqrt(2)), then
+    ``log m = 2 atanh(s)``, ``s = (m - 1) / (m + 1)``, by its series (|s| <=
+    0.172: 13 terms reach 1e-21). Within 2e-16 of the true log, so the ONNX
+    ``Log`` that replaces it in the graph agrees far inside the parity bound.
+    """
+    m, e = np.frexp(np.asarray(x, dtype=np.float64))
+    low = m < _SQRT_HALF
+    m = np.where(low, m * 2.0, m)
+    e = np.where(low, e - 1, e).astype(np.float64)
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    series = np.full_like(s, 1.0 / 25.0)
+    for k in range(11, -1, -1):  # 1/23, 1/21, ..., 1/1
+        series = series * s2 + 1.0 / (2 * k + 1)
+    return e * _LN2 + 2.0 * s * series
+
+
+def model_inputs(features: np.ndarray) -> np.ndarray:
+    """Raw feature rows [N, 14] (graph order) -> the network's columns:
+    LINEAR_COLUMNS as they are, then log(max(x, 1)) of LOG_COLUMNS."""
+    features = np.asarray(features, dtype=np.float64)
+    logged = exact_log(np.maximum(features[:, list(LOG_COLUMNS)], 1.0))
+    return np.concatenate([features[:, list(LINEAR_COLUMNS)], logged], axis=1)
 
 
 @dataclass(frozen=True)
@@ -28,6 +84,7 @@ class TrainSettings:
     eps: float
     seed: int
     holdout_fraction: float
+    unmeasured_rate: float
 
 
 def crf_knots(count: int) -> list[float]:
@@ -66,8 +123,9 @@ class TrainedModel:
 
     codec: str
     settings: TrainSettings
-    mean: list[float]
+    mean: list[float]  # of the network's columns (MODEL_COLUMNS order)
     std: list[float]
+    target_scale: list[float]  # VMAF = target_scale[0] + target_scale[1] * z
     weights: dict[str, Any]  # name -> nested lists (see parameter_shapes)
     n_train: int
     n_holdout: int

@@ -23,11 +23,12 @@ from vmaf_predictor.build import s6_validate as validate
 from vmaf_predictor.build.s8_hash import sha256_file
 from vmaf_predictor.names import card_file_name, model_file_name
 from vmaf_predictor.registry import Codec, codec_from_config
-from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.runtime.features import FEATURE_NAMES
+from vmaf_predictor.runtime.predictor import encode_features
 from vmaf_predictor.runtime.session import open_session, predict
 
-# The curves follow a typical shot of each size the way the synthetic corpus
-# does: the probe bitrate falls as CRF rises (complexity 1.2, 30 fps, 6 s).
+# The curves follow one typical shot of each size: 30 fps, 6 s, a probe
+# encode of 0.06 bits per pixel (the probe runs at a fixed quality value).
 CURVE_RESOLUTIONS: tuple[tuple[int, int], ...] = (
     (1280, 720),
     (1920, 1080),
@@ -35,7 +36,7 @@ CURVE_RESOLUTIONS: tuple[tuple[int, int], ...] = (
 )
 CURVE_FPS = 30
 CURVE_DURATION_S = 6.0
-CURVE_COMPLEXITY = 1.2
+CURVE_BPP = 0.06
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 
 PAGE_STYLE = """
@@ -78,14 +79,11 @@ def markdown_page(title: str, markdown_text: str) -> str:
 
 
 def curve_inputs(width: int, height: int, crfs: Sequence[float]) -> np.ndarray:
-    """Model inputs [len(crfs), 14] for one shot size across ``crfs``."""
-    rows = []
-    for crf in crfs:
-        bitrate = corpus.synthetic_bitrate(width, height, crf, CURVE_COMPLEXITY)
-        features = standin_features(
-            crf, bitrate, CURVE_FPS, CURVE_DURATION_S, width, height
-        )
-        rows.append([features[name] for name in FEATURE_NAMES])
+    """Model inputs [len(crfs), 14] for one shot size across ``crfs``: a
+    probe of CURVE_BPP bits per pixel, optional measurements not measured."""
+    bitrate = width * height * CURVE_FPS * CURVE_BPP / 1000.0
+    shot = encode_features(bitrate, CURVE_FPS, width, height, CURVE_DURATION_S)
+    rows = [[crf, *(shot[name] for name in FEATURE_NAMES[1:])] for crf in crfs]
     return np.array(rows, dtype=np.float32)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmaf_predictor.registry import Codec, codec_from_config
-from vmaf_predictor.runtime.features import FEATURE_NAMES, standin_features
+from vmaf_predictor.runtime.features import FEATURE_NAMES, NOT_MEASURED
 
 if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
     import pandas as pd
@@ -33,7 +33,16 @@ RESOLUTIONS: tuple[tuple[int, int], ...] = (
     (854, 480),
 )
 FRAME_RATES: tuple[int, ...] = (24, 30, 60)
-SYNTHETIC_CRF_RANGE = (18, 45)
+# Bits per pixel of a fast probe encode, from flat content to heavy grain.
+PROBE_BPP = (0.01, 0.4)
+# Share of shots whose probe was not measured.
+PROBE_FAILED = 0.1
+PROBE_FEATURES = (
+    "probe_bitrate_kbps",
+    "probe_i_frame_avg_bytes",
+    "probe_p_frame_avg_bytes",
+    "probe_b_frame_avg_bytes",
+)
 NOISE_SIGMA = 0.5
 
 
@@ -44,7 +53,7 @@ class CorpusInfo:
     codec: str
     kind: str  # "synthetic-stub" or "real"
     rows: int
-    features: str  # "probe" or "stand-in"
+    features: str  # "synthetic", "probe" or "stand-in" (see s7_card)
     sha256: str
 
     @property
@@ -66,35 +75,67 @@ def _gaussian(rng: random.Random) -> float:
     return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
 
 
-def synthetic_bitrate(width: int, height: int, crf: float, complexity: float) -> float:
-    """The probe bitrate (kbps) of a synthetic shot: falls as CRF rises."""
-    return round(width * height / 1000.0 * math.exp(-(crf - 23) * 0.05) * complexity, 3)
-
-
 def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
-    """The deterministic stub corpus of ``codec``.
+    """The deterministic stub corpus of ``codec``: shots as the consumer
+    measures them (see :mod:`vmaf_predictor.runtime.features`).
 
-    Per row: CRF uniform in 18..45; frame size cycling over RESOLUTIONS and
-    frame rate over FRAME_RATES; 4-10 s; a complexity factor 0.6-1.8 scaling
-    the bitrate; target = the codec's analytical curve plus Gaussian noise
-    (sigma NOISE_SIGMA), clamped to [0, 100].
+    Per row: a quality value uniform over the codec's whole range; frame size
+    cycling over RESOLUTIONS, frame rate over FRAME_RATES; 4-10 s; a probe
+    encode of PROBE_BPP bits per pixel (log-uniform, independent of the
+    quality value, as the probe runs at a fixed one), with I/P/B frame sizes
+    around its average frame (B frames in half of the shots); saliency and
+    signalstats figures in their usual ranges (``y_var`` is the consumer's
+    (YHIGH + YLOW) / 2 proxy, near ``y_avg``). In PROBE_FAILED of the rows the
+    probe was not measured (0.0, as the consumer sends when its probe fails).
+    Target: the codec's analytical curve at that quality value and probe
+    bitrate, plus Gaussian noise (sigma NOISE_SIGMA), clamped to [0, 100].
 
-    Values are rounded to the precision a real sweep records (kbps to 1e-3,
-    VMAF to 1e-4), which also absorbs the last-bit differences between libm
-    builds of exp/log/cos on different CPUs.
+    Values are rounded to the precision a real sweep records, which also
+    absorbs last-bit differences between libm builds of exp/log/cos.
     """
     rng = random.Random(codec_seed(codec.name))
-    crf_low, crf_high = SYNTHETIC_CRF_RANGE
+    low, high = int(codec.quality_min), int(codec.quality_max)
+    bpp_low, bpp_high = PROBE_BPP
     rows = []
     for i in range(n_rows):
-        crf = crf_low + math.floor(rng.random() * (crf_high - crf_low + 1))
+        crf = low + math.floor(rng.random() * (high - low + 1))
         width, height = RESOLUTIONS[i % len(RESOLUTIONS)]
         fps = FRAME_RATES[i % len(FRAME_RATES)]
-        duration_s = round(4.0 + 6.0 * rng.random(), 3)
-        complexity = 0.6 + 1.2 * rng.random()
-        bitrate = synthetic_bitrate(width, height, crf, complexity)
-        vmaf = codec.analytical_vmaf(crf, bitrate) + NOISE_SIGMA * _gaussian(rng)
-        row = standin_features(crf, bitrate, fps, duration_s, width, height)
+        duration_s = 4.0 + 6.0 * rng.random()
+        bpp = bpp_low * (bpp_high / bpp_low) ** rng.random()
+        bitrate = round(width * height * fps * bpp / 1000.0, 3)
+        frame_bytes = bitrate * 1000.0 / 8.0 / fps
+        with_b_frames = rng.random() < 0.5
+        y_avg = 40.0 + 160.0 * rng.random()
+        # Drawn in this order (the corpus bytes depend on it).
+        i_frame = frame_bytes * (2.0 + 6.0 * rng.random())
+        p_frame = frame_bytes * (0.5 + 0.5 * rng.random())
+        b_frame = frame_bytes * 0.5 * rng.random() if with_b_frames else 0.0
+        saliency_mean = 0.2 + 0.6 * rng.random()
+        saliency_var = 0.01 + 0.07 * rng.random()
+        frame_diff = 0.5 + 19.5 * rng.random()
+        y_var = min(235.0, max(16.0, y_avg - 20.0 + 40.0 * rng.random()))
+        row = {
+            "crf": float(crf),
+            "probe_bitrate_kbps": bitrate,
+            "probe_i_frame_avg_bytes": round(i_frame, 1),
+            "probe_p_frame_avg_bytes": round(p_frame, 1),
+            "probe_b_frame_avg_bytes": round(b_frame, 1),
+            "saliency_mean": round(saliency_mean, 4),
+            "saliency_var": round(saliency_var, 4),
+            "frame_diff_mean": round(frame_diff, 3),
+            "y_avg": round(y_avg, 2),
+            "y_var": round(y_var, 2),
+            "shot_length_frames": float(max(1, round(duration_s * fps))),
+            "fps": float(fps),
+            "width": float(width),
+            "height": float(height),
+        }
+        if rng.random() < PROBE_FAILED:
+            for name in PROBE_FEATURES:
+                row[name] = NOT_MEASURED
+        vmaf = codec.analytical_vmaf(crf, row["probe_bitrate_kbps"])
+        vmaf += NOISE_SIGMA * _gaussian(rng)
         row[TARGET] = round(min(100.0, max(0.0, vmaf)), 4)
         rows.append(row)
     return rows
@@ -168,6 +209,6 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
     else:
         entry = codec_from_config(codec, params.codec)
         rows = synthetic_table(entry, params.synthetic_rows)
-        fields = {"kind": "synthetic-stub", "features": "stand-in"}
+        fields = {"kind": "synthetic-stub", "features": "synthetic"}
     info = write_corpus(rows, {"codec": codec, **fields}, output.table, output.info)
     return f"{info.codec}: {info.label}, sha256 {info.sha256}"

@@ -30,6 +30,7 @@ from vmaf_predictor.build.s2_corpus import TARGET, read_table
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
+    OPTIONAL_GROUPS,
     extreme_inputs,
     spanning_rows,
 )
@@ -116,7 +117,7 @@ class MonotoneNet:
     ``o`` the other 13 features, ``a_j = relu(...) >= 0`` and every basis
     function ``phi_j`` is non-decreasing in ``c``: ``c`` itself,
     ``relu(c - t_k)`` and ``-relu(t_k - c)`` for the knots ``t_k``. So ``z``
-    never increases with CRF, and neither does ``50 + 50 * softsign(z)``.
+    never increases with CRF, and neither does the clipped affine head.
     Floating point keeps this: each op is monotone in its inputs and the
     rounding of IEEE-754 operations is monotone too.
 
@@ -124,13 +125,26 @@ class MonotoneNet:
     updates all of them with a handful of element-wise ops per step.
     """
 
-    def __init__(self, hidden: int, knots: int, theta: torch.Tensor) -> None:
+    def __init__(
+        self,
+        hidden: int,
+        knots: int,
+        theta: torch.Tensor,
+        target_scale: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
         self.shapes = parameter_shapes(hidden, knots)
         self.knots = torch.tensor(crf_knots(knots), dtype=torch.float64)
         self.theta = theta
+        self.target_mean, self.target_std = target_scale
 
     @classmethod
-    def initialised(cls, hidden: int, knots: int, rng: random.Random) -> MonotoneNet:
+    def initialised(
+        cls,
+        hidden: int,
+        knots: int,
+        rng: random.Random,
+        target_scale: tuple[float, float] = (0.0, 1.0),
+    ) -> MonotoneNet:
         """PyTorch's default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
         values: list[float] = []
         fan_in = N_FEATURES - 1
@@ -141,7 +155,7 @@ class MonotoneNet:
             count = math.prod(shape)
             values.extend(bound * (2.0 * rng.random() - 1.0) for _ in range(count))
         theta = torch.tensor(values, dtype=torch.float64, requires_grad=True)
-        return cls(hidden, knots, theta)
+        return cls(hidden, knots, theta, target_scale)
 
     def parameters(self, theta: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Name -> view of ``theta`` (the model's own vector by default)."""
@@ -156,10 +170,11 @@ class MonotoneNet:
     def forward(
         self, x: torch.Tensor, theta: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Normalised features [N, 14] -> VMAF [N, 1] in (0, 100).
+        """Normalised network columns [N, 14] -> VMAF [N, 1] in [0, 100].
 
-        The head is 50 + 50 * softsign(z): a smooth squashing onto (0, 100)
-        like 100 * sigmoid, made of exactly rounded ops only.
+        ``z`` is in units of the training targets' spread: VMAF is
+        ``target_mean + target_std * z``, clipped to [0, 100] (the analytical
+        curve is clipped the same way; clipping keeps monotonicity).
         """
         p = self.parameters(theta)
         crf, others = x[:, :1], x[:, 1:]
@@ -168,7 +183,7 @@ class MonotoneNet:
         level = _Dense.apply(h, p["wf"], p["bf"])
         weights = torch.relu(_Dense.apply(h, p["wa"], p["ba"]))
         z = level - tree_sum(weights * self.basis(crf), 1).unsqueeze(1)
-        return 50.0 + 50.0 * (z / (1.0 + z.abs()))
+        return torch.clamp(self.target_mean + self.target_std * z, 0.0, 100.0)
 
     def basis(self, crf: torch.Tensor) -> torch.Tensor:
         """The CRF basis [N, 2 * knots + 1] of normalised CRFs [N, 1]:
@@ -215,6 +230,34 @@ def exact_sqrt(tensor: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.sqrt(tensor.numpy()))
 
 
+def normalised(
+    columns: np.ndarray, mean: list[float], std: list[float]
+) -> torch.Tensor:
+    """The network's columns, centred and scaled as the graph does."""
+    return (torch.from_numpy(columns) - torch.tensor(mean, dtype=torch.float64)) / (
+        torch.tensor(std, dtype=torch.float64)
+    )
+
+
+# Optional measurement -> its positions among the network's columns.
+_OPTIONAL_POSITIONS = [
+    [network.MODEL_COLUMNS.index(i) for i in columns]
+    for columns in OPTIONAL_GROUPS.values()
+]
+
+
+def unmeasured_mask(rows: int, rate: float, rng: random.Random) -> torch.Tensor:
+    """[rows, 14] booleans over the network's columns: True where an optional
+    measurement is left out (each one of each row with probability ``rate``)."""
+    mask = [[False] * N_FEATURES for _ in range(rows)]
+    for row in mask:
+        for positions in _OPTIONAL_POSITIONS:
+            if rng.random() < rate:
+                for position in positions:
+                    row[position] = True
+    return torch.tensor(mask, dtype=torch.bool)
+
+
 def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     diff = predicted.squeeze(1) - target
     return tree_sum(diff * diff, 0) / diff.shape[0]
@@ -229,15 +272,24 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
     train_idx, holdout_idx = split_indices(
         len(targets), settings.holdout_fraction, settings.seed
     )
-    mean, std = normalisation([features[i] for i in train_idx])
-    x_all = (torch.tensor(features, dtype=torch.float64) - torch.tensor(mean)) / (
-        torch.tensor(std, dtype=torch.float64)
-    )
+    columns = network.model_inputs(np.array(features))
+    mean, std = normalisation(columns[train_idx].tolist())
+    x_all = normalised(columns, mean, std)
     y_all = torch.tensor(targets, dtype=torch.float64)
     x_train, y_train = x_all[train_idx], y_all[train_idx]
+    # An optional measurement left out is sent as NOT_MEASURED (0.0): its
+    # value in the network's columns, normalised with the same exact ops.
+    nothing = network.model_inputs(np.zeros((1, N_FEATURES)))
+    unmeasured = normalised(nothing, mean, std)[0]
 
+    # The head maps z to VMAF by the training targets' mean and spread, so
+    # the network starts at the mean and learns in units of the spread.
+    target_scale = tuple(normalisation([[targets[i]] for i in train_idx]))
+    target_scale = (target_scale[0][0], target_scale[1][0])
     rng = random.Random(settings.seed + 1)
-    model = MonotoneNet.initialised(settings.hidden, settings.crf_knots, rng)
+    model = MonotoneNet.initialised(
+        settings.hidden, settings.crf_knots, rng, target_scale
+    )
     optimiser = Adam(model.theta, settings)
     loss_curve = []
     order = list(range(len(train_idx)))
@@ -246,7 +298,13 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
         epoch_losses = []
         for start in range(0, len(order), settings.batch_size):
             batch = order[start : start + settings.batch_size]
-            loss = mse(model.forward(x_train[batch]), y_train[batch])
+            # Every optional measurement of every row is left out with
+            # probability unmeasured_rate, drawn afresh each epoch: the
+            # network learns to answer from what the consumer measured, so
+            # a feature sent as 0.0 is never an extrapolation.
+            left_out = unmeasured_mask(len(batch), settings.unmeasured_rate, rng)
+            x = torch.where(left_out, unmeasured, x_train[batch])
+            loss = mse(model.forward(x), y_train[batch])
             (grad,) = torch.autograd.grad(loss, model.theta)
             optimiser.step(grad)
             epoch_losses.append(loss.item())
@@ -258,19 +316,26 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
         for row in extreme_inputs([min(crfs), max(crfs)])
         + spanning_rows(features, PARITY_ROWS)
     ]
-    x_check = (torch.tensor(check_inputs, dtype=torch.float64) - torch.tensor(mean)) / (
-        torch.tensor(std, dtype=torch.float64)
-    )
+    x_check = normalised(network.model_inputs(np.array(check_inputs)), mean, std)
     with torch.no_grad():
         model.theta.copy_(model.theta.float().double())
         predictions = model.forward(x_all[holdout_idx]).squeeze(1).tolist()
         check_predictions = model.forward(x_check).squeeze(1).tolist()
+        # The same rows with every optional measurement sent as not measured.
+        held = x_all[holdout_idx]
+        every = torch.ones_like(held, dtype=torch.bool)
+        optional = torch.zeros(N_FEATURES, dtype=torch.bool)
+        for positions in _OPTIONAL_POSITIONS:
+            optional[positions] = True
+        bare = torch.where(every & optional, unmeasured, held)
+        bare_predictions = model.forward(bare).squeeze(1).tolist()
     held_targets = [targets[i] for i in holdout_idx]
     return TrainedModel(
         codec=codec,
         settings=settings,
         mean=mean,
         std=std,
+        target_scale=list(target_scale),
         weights=model.weights_as_lists(),
         n_train=len(train_idx),
         n_holdout=len(holdout_idx),
@@ -278,6 +343,7 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
             "plcc": metrics.plcc(predictions, held_targets),
             "srocc": metrics.srocc(predictions, held_targets),
             "rmse": metrics.rmse(predictions, held_targets),
+            "rmse_unmeasured": metrics.rmse(bare_predictions, held_targets),
         },
         loss_curve=loss_curve,
         holdout_inputs=[features[i] for i in holdout_idx],

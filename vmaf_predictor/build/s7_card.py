@@ -19,10 +19,10 @@ from vmaf_predictor.build.s2_corpus import CorpusInfo
 from vmaf_predictor.build.s5_allowlist import AllowlistReport
 from vmaf_predictor.build.s6_validate import PARITY_TOLERANCE, ValidationReport
 from vmaf_predictor.names import model_file_name
-from vmaf_predictor.runtime.features import FEATURE_NAMES
+from vmaf_predictor.runtime.features import NOT_MEASURED, contract_table
 
 STUB_WARNING = (
-    "> **WARNING: DO NOT USE IN PRODUCTION.** This is a *synthetic stub*: it was\n"
+    "> **WARNING: DO NOT USE IN PRODUCTION.** This is a synthetic-stub model: it was\n"
     "> trained on {rows} generated rows whose target is the analytical fallback\n"
     "> curve plus noise, not on measured VMAF. Its predictions only track that\n"
     "> curve, and its held-out PLCC/SROCC are artificially high. Rebuild it from a\n"
@@ -32,6 +32,15 @@ STUB_WARNING = (
 
 
 BUILT_WITH_PACKAGES = ("numpy", "onnx", "torch")
+# CorpusInfo.features -> what the card says about where the features came from.
+FEATURE_SOURCES = {
+    "synthetic": "generated shots as the consumer measures them: probe, signalstats "
+    "and saliency figures in their usual ranges, some with the probe not measured",
+    "probe": "measured on each source clip as the input table below defines them",
+    "stand-in": "no probe statistics in the corpus: each row's own bitrate stands "
+    "in for the probe bitrate (a figure an encoding harness only has after "
+    "encoding), the optional features are sent as not measured",
+}
 
 
 def built_with() -> dict[str, str]:
@@ -58,15 +67,10 @@ def render(
     m = trained.metrics
     title = f"# VMAF predictor: {codec}" + (" (synthetic stub)" if stub else "")
     warning = STUB_WARNING.format(rows=corpus.rows) + "\n\n" if stub else ""
-    feature_source = (
-        "probe statistics measured on the source"
-        if corpus.features == "probe"
-        else "deterministic stand-ins derived from bitrate, frame rate, duration "
-        "and frame size (no probe statistics)"
-    )
-    feature_list = ", ".join(f"{i} `{name}`" for i, name in enumerate(FEATURE_NAMES))
+    feature_source = FEATURE_SOURCES[corpus.features]
     versions_text = ", ".join(f"{k} {versions[k]}" for k in sorted(versions))
     corpus_line = "synthetic, seeded by the codec name" if stub else "measured"
+    split = f"a seeded {_split_ratio(s.holdout_fraction)} split of the rows"
     provenance = _table(
         ("codec", f"`{codec}`"),
         ("corpus kind", f"`{corpus.label}` ({corpus_line})"),
@@ -80,16 +84,19 @@ def render(
         (
             "network",
             f"monotone in CRF by construction: a 13 -> {s.hidden} -> {s.hidden} "
-            "ReLU trunk on the other features gives a level and "
+            "ReLU trunk on the other features (sizes, rates and counts as "
+            "log(max(x, 1))) gives a level and "
             f"{2 * s.crf_knots + 1} non-negative weights of a CRF basis that never "
-            f"decreases ({s.crf_knots} knots); VMAF = 50 + 50*softsign(level - "
-            "weighted basis); input normalisation is part of the graph",
+            f"decreases ({s.crf_knots} knots); VMAF = the level minus the weighted "
+            "basis, scaled by the training targets' mean and spread and clipped "
+            "to [0, 100]; input scaling and normalisation are part of the graph",
         ),
         (
             "training",
             f"Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), "
             f"batch {s.batch_size}, {s.epochs} epochs, MSE on VMAF, seed {s.seed}, "
-            "float64",
+            f"float64; each optional measurement of each row left out (sent as "
+            f"{NOT_MEASURED}) with probability {s.unmeasured_rate:g} per epoch",
         ),
         ("export rule", "float64 weights rounded to float32 (nearest, ties to even)"),
         ("built with", versions_text),
@@ -102,6 +109,9 @@ def render(
     )
     return f"""{title}
 
+- **Codec adapter**: `{codec}`
+- **Corpus kind**: `{corpus.label}`
+
 {warning}## What it does
 
 Predicts the VMAF score that encoding a shot with `{codec}` at a given
@@ -109,12 +119,16 @@ quality value (CRF/CQ/QP) will reach, from cheap signals measured before the
 encode. An encoding harness uses it to pick the quality value per shot.
 
 Input `input`: float32 `[N, 14]`, one row per shot and candidate quality
-value, features in this order: {feature_list}.
+value, in this order (a feature that was not measured is sent as
+{NOT_MEASURED}, as vmaf-tune sends it; the model was trained with each
+optional measurement both present and left out):
+
+{contract_table()}
 
 ## Output
 
-Output `vmaf`: float32 `[N, 1]`, the predicted VMAF, always inside (0, 100)
-(the graph ends in `50 + 50 * softsign(z)`). Read it like a VMAF score: 100 is
+Output `vmaf`: float32 `[N, 1]`, the predicted VMAF, always inside [0, 100]
+(the graph ends in a clip to that range). Read it like a VMAF score: 100 is
 indistinguishable from the source, about 93 is the usual "visually lossless"
 target, below about 70 is visibly degraded. With the other features fixed,
 the prediction never rises as the quality value (CRF) rises: the network is
@@ -129,10 +143,11 @@ import onnxruntime as ort
 session = ort.InferenceSession(
     "model/{model_file_name(codec)}", providers=["CPUExecutionProvider"]
 )
-# crf, bitrate_kbps, i/p/b frame bytes, saliency mean/var, frame diff,
-# y avg/var, shot length (frames), fps, width, height
+# One 1080p shot at 24 fps, 120 frames: the probe encode's bitrate and I/P
+# frame sizes measured, no B frames, signalstats measured, saliency not
+# measured (0.0); asking about quality value 30.
 features = np.array(
-    [[30, 3000, 78125, 15625, 7812.5, 0.5, 0.05, 6.03, 110, 2000, 120, 24, 1920, 1080]],
+    [[30, 3000, 62500, 12500, 0, 0, 0, 6.0, 110, 118, 120, 24, 1920, 1080]],
     dtype=np.float32,
 )
 (vmaf,) = session.run(["vmaf"], {{"input": features}})
@@ -149,9 +164,15 @@ print(float(vmaf[0, 0]))
 
 ## Held-out metrics
 
-| PLCC | SROCC | RMSE (VMAF points) | rows |
-|---|---|---|---|
-| {m["plcc"]:.4f} | {m["srocc"]:.4f} | {m["rmse"]:.3f} | {trained.n_holdout} |
+On {trained.n_holdout} held-out rows ({split}), as measured; the last line
+sends every optional measurement of the same rows as not measured.
+
+| Metric | Value |
+|---|---|
+| PLCC | {m["plcc"]:.4f} |
+| SROCC | {m["srocc"]:.4f} |
+| RMSE | {m["rmse"]:.3f} VMAF |
+| RMSE, optional features not measured | {m["rmse_unmeasured"]:.3f} VMAF |
 
 ## Known limitations
 
@@ -199,8 +220,8 @@ def _limitations(stub: bool, corpus: CorpusInfo) -> str:
     items = [
         "Only as good as its corpus: outside the resolutions, frame rates and "
         "quality values it was trained on, predictions are extrapolations.",
-        "Its CRF curve is piecewise linear between the basis knots (before the "
-        "output squashing) and flat where the model has no evidence of change.",
+        "Its CRF curve is piecewise linear between the basis knots and flat "
+        "where the model has no evidence of change.",
     ]
     if stub:
         items.insert(
@@ -214,10 +235,11 @@ def _limitations(stub: bool, corpus: CorpusInfo) -> str:
             f"Held-out metrics come from {corpus.rows} rows of one corpus; "
             "real-corpus RMSE of 8-14 VMAF points is typical for hardware sweeps."
         )
-    if corpus.features != "probe":
+    if corpus.features == "stand-in":
         items.append(
             "Probe features are stand-ins: the model cannot react to content "
-            "complexity beyond what bitrate implies."
+            "complexity beyond what bitrate implies, and it learnt from each "
+            "encode's own bitrate, not a probe's."
         )
     return "\n".join(f"- {item}" for item in items)
 

@@ -1,43 +1,136 @@
-"""The models' input contract: graph I/O names, the 14 features in graph
-order, and their stand-ins."""
+"""The models' input contract, in one place.
+
+Every model takes float32 rows ``[N, 14]`` named ``input`` and returns float32
+``[N, 1]`` named ``vmaf`` in [0, 100]. This module says, for each of the 14
+features in graph order, its unit, how the consumer (vmaf-tune's runtime
+predictor) measures it, and which measurement it belongs to. A feature that
+was not measured is sent as 0.0, as the consumer sends it; every model is
+trained on both forms of each optional measurement (measured, and 0.0), so
+leaving one out gives a sensible answer. The corpus stage, the synthetic
+stub corpus, the sweep, the runtime and the cards all follow this table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 # The graph's input, float32 [N, 14], and output, float32 [N, 1] in [0, 100].
 INPUT_NAME = "input"
 OUTPUT_NAME = "vmaf"
-FEATURE_NAMES: tuple[str, ...] = (
-    "crf",
-    "probe_bitrate_kbps",
-    "probe_i_frame_avg_bytes",
-    "probe_p_frame_avg_bytes",
-    "probe_b_frame_avg_bytes",
-    "saliency_mean",
-    "saliency_var",
-    "frame_diff_mean",
-    "y_avg",
-    "y_var",
-    "shot_length_frames",
-    "fps",
-    "width",
-    "height",
-)
-N_FEATURES = len(FEATURE_NAMES)
+# What a feature that was not measured is sent as.
+NOT_MEASURED = 0.0
 
-# Frame-size ratios of a typical long-GOP encode: an I frame costs about five
-# average frames, a B frame about half of one.
-_I_FRAME_RATIO = 5.0
-_P_FRAME_RATIO = 1.0
-_B_FRAME_RATIO = 0.5
-# Neutral probe statistics for content that was never probed.
-_SALIENCY_MEAN = 0.5
-_SALIENCY_VAR = 0.05
-_Y_AVG = 110.0
-_Y_VAR = 2000.0
+
+@dataclass(frozen=True)
+class Feature:
+    """One input of the model."""
+
+    name: str
+    unit: str
+    measured: str  # how it is measured (the consumer's definition)
+    # The measurement it comes from; a model is trained with each optional
+    # measurement both present and sent as NOT_MEASURED. None: always known.
+    optional: str | None = None
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "crf", "quality value", "the CRF / CQ / QP / global_quality to predict for"
+    ),
+    Feature(
+        "probe_bitrate_kbps",
+        "kbit/s",
+        "bitrate of one fast probe encode of the shot (the codec's probe preset "
+        "and fixed quality value, first 240 frames)",
+    ),
+    Feature(
+        "probe_i_frame_avg_bytes",
+        "bytes",
+        "mean size of the probe's I frames (FFmpeg -vstats_file f_size, type=I)",
+        optional="frame sizes",
+    ),
+    Feature(
+        "probe_p_frame_avg_bytes",
+        "bytes",
+        "mean size of the probe's P frames (type=P)",
+        optional="frame sizes",
+    ),
+    Feature(
+        "probe_b_frame_avg_bytes",
+        "bytes",
+        "mean size of the probe's B frames (type=B); 0.0 when the encoder made none",
+        optional="B frames",
+    ),
+    Feature(
+        "saliency_mean",
+        "0..1",
+        "mean of a saliency map of the shot's centre frame (off by default in "
+        "the consumer)",
+        optional="saliency",
+    ),
+    Feature(
+        "saliency_var",
+        "(0..1)^2",
+        "population variance of that saliency map",
+        optional="saliency",
+    ),
+    Feature(
+        "frame_diff_mean",
+        "8-bit luma levels",
+        "mean of FFmpeg signalstats YDIF over the analysed frames (the first "
+        "frame's 0 included)",
+        optional="signalstats",
+    ),
+    Feature(
+        "y_avg",
+        "8-bit luma levels",
+        "mean of signalstats YAVG over the analysed frames",
+        optional="signalstats",
+    ),
+    Feature(
+        "y_var",
+        "8-bit luma levels",
+        "mean over the analysed frames of (YHIGH + YLOW) / 2: the consumer's "
+        "proxy, a mid-range luma level, not a variance",
+        optional="signalstats",
+    ),
+    Feature("shot_length_frames", "frames", "frames in the shot (>= 1)"),
+    Feature("fps", "frames/s", "the stream's frame rate"),
+    Feature("width", "pixels", "frame width"),
+    Feature("height", "pixels", "frame height"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+N_FEATURES = len(FEATURE_NAMES)
+# Optional measurement -> the graph columns it fills.
+OPTIONAL_GROUPS: dict[str, tuple[int, ...]] = {}
+for _index, _feature in enumerate(FEATURES):
+    if _feature.optional:
+        OPTIONAL_GROUPS.setdefault(_feature.optional, ())
+        OPTIONAL_GROUPS[_feature.optional] += (_index,)
+
+
+def contract_table() -> str:
+    """The contract as a Markdown table (README and cards)."""
+    rows = [
+        f"| {i} | `{f.name}` | {f.unit} | {f.measured} | "
+        + (
+            f"optional ({f.optional}): {NOT_MEASURED} when not measured"
+            if f.optional
+            else "always"
+        )
+        + " |"
+        for i, f in enumerate(FEATURES)
+    ]
+    return "\n".join(
+        [
+            "| # | feature | unit | how it is measured | when missing |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def round_decimal(values: np.ndarray, ndigits: int) -> np.ndarray:
@@ -69,33 +162,24 @@ def standin_columns(
     width: np.ndarray,
     height: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Features for rows that have no probe statistics, one column each.
-
-    Derived only from bitrate, frame rate, duration and frame size with
-    elementwise IEEE arithmetic (no libm, each operation rounded once, in a
-    fixed order), then rounded, so every machine gets the same values.
-    Width and height are truncated to whole pixels.
+    """The features of corpus rows that carry no probe statistics, one
+    column each, as the contract reads them: every optional measurement not
+    measured (NOT_MEASURED), the shot's length from its duration, and the
+    row's own bitrate standing in for the probe bitrate (the only size figure
+    such a row has; the card says so). Elementwise IEEE arithmetic, then
+    rounding, so every machine gets the same values. Width and height are
+    truncated to whole pixels.
     """
-    width, height = np.trunc(width), np.trunc(height)
-    frame_bytes = bitrate_kbps * 1000.0 / 8.0 / fps
-    bits_per_pixel = bitrate_kbps * 1000.0 / (fps * width * height)
-    constant = np.ones_like(crf)
-    return {
+    unmeasured = np.full_like(crf, NOT_MEASURED)
+    columns = {
         "crf": crf,
         "probe_bitrate_kbps": round_decimal(bitrate_kbps, 3),
-        "probe_i_frame_avg_bytes": round_decimal(frame_bytes * _I_FRAME_RATIO, 1),
-        "probe_p_frame_avg_bytes": round_decimal(frame_bytes * _P_FRAME_RATIO, 1),
-        "probe_b_frame_avg_bytes": round_decimal(frame_bytes * _B_FRAME_RATIO, 1),
-        "saliency_mean": constant * _SALIENCY_MEAN,
-        "saliency_var": constant * _SALIENCY_VAR,
-        "frame_diff_mean": round_decimal(np.minimum(bits_per_pixel * 100.0, 50.0), 4),
-        "y_avg": constant * _Y_AVG,
-        "y_var": constant * _Y_VAR,
         "shot_length_frames": np.maximum(1.0, np.rint(duration_s * fps)),
         "fps": fps,
-        "width": width,
-        "height": height,
+        "width": np.trunc(width),
+        "height": np.trunc(height),
     }
+    return {name: columns.get(name, unmeasured) for name in FEATURE_NAMES}
 
 
 def standin_features(
@@ -116,7 +200,7 @@ def extreme_inputs(crfs: Sequence[float]) -> list[list[float]]:
     """Inputs a consumer might send that training never saw, at each CRF:
     all zeros, a huge bitrate, an 8K frame, 1 fps and 240 fps."""
     typical = {"bitrate": 3000.0, "i": 7.8e4, "p": 1.6e4, "b": 7.8e3}
-    probe = [*typical.values(), 0.5, 0.05, 6.0, 110.0, 2e3]
+    probe = [*typical.values(), 0.5, 0.05, 6.0, 110.0, 118.0]
     shapes = [
         [0.0] * (N_FEATURES - 1),
         [1e6, 1e7, 1e7, 1e7, 1.0, 1.0, 100.0, 255.0, 1e4, 1e5, 240.0, 7680.0, 4320.0],

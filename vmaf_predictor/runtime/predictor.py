@@ -26,8 +26,8 @@ from vmaf_predictor.registry import Codec, registry_from_config
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
+    NOT_MEASURED,
     OUTPUT_NAME,
-    standin_features,
 )
 from vmaf_predictor.runtime.session import open_session, predict
 
@@ -65,14 +65,28 @@ def encode_features(
     width: int,
     height: int,
     duration_s: float = 5.0,
+    **measured: float,
 ) -> dict[str, float]:
-    """The 13 non-CRF features of a shot known only by its probe encode.
-
-    The deterministic stand-ins the models were trained with when a corpus
-    row had no probe statistics.
+    """The 13 non-CRF features of a shot, as the input contract defines them
+    (:mod:`vmaf_predictor.runtime.features`): the probe bitrate, frame rate,
+    size and length (``duration_s * fps`` frames), any optional measurement
+    given by name (e.g. ``y_avg=110``), and NOT_MEASURED (0.0) for the rest.
     """
-    features = standin_features(0, bitrate_kbps, fps, duration_s, width, height)
-    return {name: features[name] for name in OTHER_FEATURES}
+    unknown = sorted(set(measured) - set(OTHER_FEATURES))
+    if unknown:
+        raise ValueError(
+            f"unknown feature {', '.join(unknown)}; known: {', '.join(OTHER_FEATURES)}"
+        )
+    features = dict.fromkeys(OTHER_FEATURES, NOT_MEASURED)
+    features.update(
+        probe_bitrate_kbps=float(bitrate_kbps),
+        shot_length_frames=float(max(1, round(duration_s * fps))),
+        fps=float(fps),
+        width=float(width),
+        height=float(height),
+    )
+    features.update({name: float(value) for name, value in measured.items()})
+    return features
 
 
 def model_path_for(codec: str, model_dir: str | Path = MODEL_DIR) -> Path:
