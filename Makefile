@@ -14,7 +14,7 @@ READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify report demo test test-repro test-report test-slurm test-sweep qemu-user lint pytest format bench bench-sweep lock clean
+.PHONY: help all_stubs verify report demo test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -42,6 +42,9 @@ test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threa
 
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
 	$(BIN)/pytest -m browser tests/test_report_browser.py
+
+test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 10 killed builds; ~5 min
+	$(BIN)/pytest -m faults tests/test_faults.py
 
 test-sweep: $(READY)  ## the sweep's longer runs: default ladders twice, clips to models; ~5 min
 	$(BIN)/pytest -v -rA -m sweep tests/test_sweep_tier.py

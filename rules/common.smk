@@ -1,30 +1,55 @@
-# Cheap helpers shared by the rules: config validation, the codec list, the
-# code each stage runs, and the inputs that depend on the corpus split.
+# Cheap helpers shared by the rules: config validation, one run at a time in a
+# checkout, the codec list, the code each stage runs, and the inputs that
+# depend on the corpus split.
 # Nothing here reads the corpus: that is the split rule's job.
 
 import json
 import os
+import sys
 from pathlib import Path
+
+from vmaf_predictor.build import runs
+
+# The process that runs this workflow's jobs here (jobs.die_with_parent).
+os.environ[runs.RUN_PID] = str(os.getpid())
+if workflow.is_main_process:
+    # First, so that Ctrl-C while the workflow is read is quiet too.
+    runs.interrupt_stops_jobs()
+    # One run executes jobs in a checkout at a time (vmaf_predictor.build.runs).
+    CHECKOUT = runs.claim_checkout()
+    if CHECKOUT.note:
+        print(CHECKOUT.note, file=sys.stderr)
 
 from vmaf_predictor import names
 from vmaf_predictor.build import config as workflow_config
 from vmaf_predictor.build import module_name
 from vmaf_predictor.build.code import module_files
-try:  # TEMP until s1_split lands
-    from vmaf_predictor.build.s1_split import corpus_files
-except ImportError:
-    from vmaf_predictor.corpus_split import corpus_files
+from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
 from vmaf_predictor.build.sources import NAME_PATTERN, SourcesError, list_sources
 from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 
+USAGE_ERROR = 2
+
+
+def stop(message, status=USAGE_ERROR):
+    """Stop before any job: each line of ``message`` as an error, no traceback."""
+    for line in str(message).splitlines():
+        print(f"error: {line}", file=sys.stderr)
+    sys.exit(status)
+
+
 try:
     workflow_config.validate(
-        config, Path(workflow.basedir) / "schemas/config.schema.yaml"
+        config,
+        Path(workflow.basedir) / "schemas/config.schema.yaml",
+        workflow_config.key_source(
+            workflow.config_settings.config, workflow.config_settings.configfiles
+        ),
     )
 except workflow_config.ConfigError as error:
-    raise WorkflowError(str(error)) from None
+    stop(error)
 
 CODECS = list(config["codecs"])
 # Versions of what the bytes depend on; the cards name them.
@@ -33,9 +58,14 @@ BUILT_WITH = built_with()
 MIN_REAL_ROWS = 2
 # The corpus files, listed (never opened: reading them is the split's job).
 try:
-    CORPUS_FILES = [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
+    CORPUS_FILES = (
+        [str(p) for p in corpus_files(config["corpus"])] if config["corpus"] else []
+    )
 except FileNotFoundError as error:
-    raise WorkflowError(f"config key corpus: {error}") from None
+    source = workflow_config.key_source(
+        workflow.config_settings.config, workflow.config_settings.configfiles
+    )(("corpus",))
+    stop(f"{source}: key corpus: {error}")
 # The clips to sweep (listed, not opened: the sweep_check job opens them).
 try:
     SOURCES = (
@@ -46,7 +76,10 @@ try:
         else []
     )
 except SourcesError as error:
-    raise WorkflowError(f"config key sources: {error}") from None
+    source = workflow_config.key_source(
+        workflow.config_settings.config, workflow.config_settings.configfiles
+    )(("sources",))
+    stop(f"{source}: key sources: {error}")
 CLIP_PATHS = {source.name: source.path for source in SOURCES}
 SWEEP_CODECS = list(config["sweep_codecs"]) if SOURCES else []
 # The sweep's rows are one more corpus file for the split.
@@ -57,9 +90,30 @@ if SOURCES:
     try:
         FFMPEG_VERSION = ffmpeg.ffmpeg_version(ffmpeg.locate(config["ffmpeg"]["path"]))
     except (FileNotFoundError, ffmpeg.FFmpegError) as error:
-        raise WorkflowError(f"the sweep needs FFmpeg: {error}") from None
-# A real corpus (rows to split): given, swept, or both.
+        stop(f"the sweep needs FFmpeg: {error}")
+# A real corpus (rows to split): given, swept, or both (then the split reads
+# the corpus's files and the sweep's rows).
 REAL_CORPUS = bool(CORPUS_FILES)
+CORPUS_PARAM = (
+    [config["corpus"], SWEEP_CORPUS]
+    if config["corpus"] and SOURCES
+    else config["corpus"] or (SWEEP_CORPUS if SOURCES else None)
+)
+
+
+onstart:
+    # Only a run that executes jobs gets here (not a dry run).
+    refusal = runs.require_checkout()
+    if refusal:
+        stop(refusal, status=1)
+    outputs = [f for job in workflow.dag.needrun_jobs() for f in job.output]
+    unwritable = runs.unwritable_outputs(outputs)
+    if unwritable:
+        stop(
+            f"{unwritable} is not writable, and this run writes there; make it "
+            "writable (chmod u+w) or run in a checkout you can write",
+            status=1,
+        )
 
 
 def code(rule):
@@ -69,9 +123,7 @@ def code(rule):
     moving a checkout reruns nothing."""
     checkout = Path(workflow.basedir).resolve()
     files = [Path(path) for path in module_files(module_name(rule))]
-    return [
-        os.path.relpath(p) if p.is_relative_to(checkout) else str(p) for p in files
-    ]
+    return [os.path.relpath(p) if p.is_relative_to(checkout) else str(p) for p in files]
 
 
 def model_path(directory, codec="{codec}"):
@@ -148,3 +200,29 @@ def committed_sums(wildcards):
     """What the overview compares the build with: the committed SHA256SUMS."""
     sums, source = read_committed_sums(Path(workflow.basedir))
     return {"sums": sums, "source": source}
+
+
+# The report's inputs (rules/report.smk).
+
+
+def overview_inputs():
+    """Each codec's build outputs that one overview line is made of."""
+    outputs = {
+        "trained": rules.train.output.trained,
+        "corpus_info": rules.corpus.output.info,
+        "allowlist": rules.allowlist.output.report,
+        "validation": rules.validate.output.report,
+        "onnx": rules.export.output.onnx,
+        "card": rules.card.output.card,
+    }
+    return {key: expand(path, codec=CODECS) for key, path in outputs.items()}
+
+
+def report_inputs():
+    """Everything `snakemake --report` shows, for the report_pages target."""
+    pages = expand(rules.report_codec.output, codec=CODECS)
+    pages += rules.report_overview.output
+    if REAL_CORPUS:
+        pages += rules.report_corpus.output
+    pages += expand(rules.report_sweep.output, codec=SWEEP_CODECS)
+    return pages

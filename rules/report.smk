@@ -2,29 +2,6 @@
 # outputs under results/report/. They never feed back into model/.
 
 
-def overview_inputs():
-    """Each codec's build outputs that one overview line is made of."""
-    outputs = {
-        "trained": rules.train.output.trained,
-        "corpus_info": rules.corpus.output.info,
-        "allowlist": rules.allowlist.output.report,
-        "validation": rules.validate.output.report,
-        "onnx": rules.export.output.onnx,
-        "card": rules.card.output.card,
-    }
-    return {key: expand(path, codec=CODECS) for key, path in outputs.items()}
-
-
-def report_inputs():
-    """Everything `snakemake --report` shows, for the report_pages target."""
-    pages = expand(rules.report_codec.output, codec=CODECS)
-    pages += rules.report_overview.output
-    if REAL_CORPUS:
-        pages += rules.report_corpus.output
-    pages += expand(rules.report_sweep.output, codec=SWEEP_CODECS)
-    return pages
-
-
 rule report_codec:
     """One codec's figures (VMAF against CRF, held-out scatter, loss) and card page."""
     input:

@@ -50,6 +50,7 @@ class PageLoad:
 
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)  # alert(), confirm(), ...
 
     @property
     def remote_requests(self) -> list[str]:
@@ -163,8 +164,22 @@ class Browser:
                 if "error" in message:
                     raise RuntimeError(f"chromium: {message['error']}")
                 return message.get("result", {})
-            if "method" in message:
-                self._events.append(message)
+            self._event(message)
+
+    def _event(self, message: dict[str, Any]) -> None:
+        """Keep an event; dismiss a dialog (alert() blocks the page's script
+        until it is answered; the answer's reply is not waited for)."""
+        if "method" not in message:
+            return
+        self._events.append(message)
+        if message["method"] == "Page.javascriptDialogOpening":
+            self._write(
+                {
+                    "method": "Page.handleJavaScriptDialog",
+                    "params": {"accept": False},
+                    "sessionId": message.get("sessionId", self._session),
+                }
+            )
 
     def _command(self, method: str, params: dict | None = None) -> dict[str, Any]:
         return self._await(self._write({"method": method, "params": params or {}}), 30)
@@ -186,7 +201,7 @@ class Browser:
         while not any(e["method"] == "Page.loadEventFired" for e in self._events):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not finish loading")
-            self._events.append(self._read(timeout))
+            self._event(self._read(timeout))
         self.evaluate("new Promise(done => setTimeout(done, 500))")
         return self.page_load()
 
@@ -210,6 +225,8 @@ class Browser:
                 load.errors.append(params["entry"]["text"])
             elif method == "Network.requestWillBeSent":
                 load.requests.append(params["request"]["url"])
+            elif method == "Page.javascriptDialogOpening":
+                load.dialogs.append(f"{params['type']}: {params['message']}")
         return load
 
     def evaluate(self, expression: str) -> Any:

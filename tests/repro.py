@@ -72,6 +72,11 @@ def _environment(condition: Condition) -> dict[str, str]:
     for key in ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS"):
         if key not in condition.env:
             env.pop(key, None)
+    # A machine may pin OpenBLAS's kernel to its own CPU (OPENBLAS_CORETYPE);
+    # under an emulated CPU that kernel is an illegal instruction, so pin the
+    # emulated CPU's own kernel instead (OpenBLAS names them alike).
+    if condition.cpu_model and "OPENBLAS_CORETYPE" in env:
+        env["OPENBLAS_CORETYPE"] = condition.cpu_model
     return env
 
 
@@ -136,7 +141,7 @@ def verify_in_checkout(condition: Condition, checkout: Path) -> Outcome:
         capture_output=True,
         text=True,
     )
-    produced = checkout / "results" / "verify" / "model"
+    produced = checkout / "results" / "verify" / "last" / "model"
     if not produced.is_dir():
         raise RuntimeError(f"{condition.name}: verify did not build:\n{result.stderr}")
     rows = verify.compare(checkout / "model", produced)

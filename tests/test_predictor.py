@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import onnx
 import pytest
@@ -11,6 +13,7 @@ from onnx import TensorProto, helper
 
 from vmaf_predictor.names import model_file_name
 from vmaf_predictor.runtime import cli
+from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.predictor import (
     ModelError,
     Predictor,
@@ -178,3 +181,185 @@ def test_encode_features_send_what_was_not_measured_as_0():
     assert (features["probe_bitrate_kbps"], features["y_avg"]) == (3000.0, 110.0)
     assert features["shot_length_frames"] == 120.0
     assert features["probe_p_frame_avg_bytes"] == features["saliency_mean"] == 0.0
+
+
+# Values outside their domain: a one-line error naming the argument, the
+# value and what is allowed; never a prediction made up from them.
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``python -m vmaf_predictor ARGV``,
+    in process (argparse exits through SystemExit)."""
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def shot_args(**changes: str) -> list[str]:
+    values = {"--bitrate": "3000", "--width": "1920", "--height": "1080", "--fps": "24"}
+    values.update({f"--{k}": v for k, v in changes.items()})
+    return [f"{flag}={value}" for flag, value in values.items()]
+
+
+@pytest.mark.parametrize("crf", ["nan", "inf", "-inf"])
+def test_cli_rejects_a_quality_value_that_is_not_finite(capsys, crf):
+    argv = ["predict", "--codec", "libx264", f"--crf={crf}", *shot_args()]
+    status, out, err = run_cli(argv, capsys)
+    assert (status, out) == (2, "")
+    assert err == (
+        f"error: --crf={crf}: expected a finite number in libx264's quality "
+        "range [0, 51]\n"
+    )
+
+
+@pytest.mark.parametrize(("codec", "crf"), [("libx264", "200"), ("libx265", "14")])
+def test_cli_rejects_a_quality_value_outside_the_codecs_range(capsys, codec, crf):
+    argv = ["predict", "--codec", codec, "--crf", crf, *shot_args()]
+    status, _, err = run_cli(argv, capsys)
+    low, high = lookup_codec(codec).quality_min, lookup_codec(codec).quality_max
+    assert status == 2
+    assert f"--crf={crf}: expected" in err and f"[{low:g}, {high:g}]" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "allowed"),
+    [
+        ("bitrate", "-3000", "a finite number > 0"),
+        ("bitrate", "0", "a finite number > 0"),
+        ("bitrate", "inf", "a finite number > 0"),
+        ("bitrate", "nan", "a finite number > 0"),
+        ("fps", "0", "a finite number > 0"),
+        ("fps", "-inf", "a finite number > 0"),
+        ("duration", "0", "a finite number > 0"),
+        ("width", "0", "a finite number >= 1"),
+        ("height", "-1080", "a finite number >= 1"),
+    ],
+)
+def test_cli_rejects_shot_values_outside_their_domain(capsys, flag, value, allowed):
+    argv = ["predict", "--codec", "libx264", "--crf", "30"]
+    argv += shot_args(**{flag: value})
+    status, out, err = run_cli(argv, capsys)
+    assert (status, out) == (2, "")
+    assert err == f"error: --{flag}={value}: expected {allowed}\n"
+
+
+@pytest.mark.parametrize("target", ["nan", "-1", "100.5", "inf"])
+def test_cli_rejects_a_target_outside_0_to_100(capsys, target):
+    argv = ["pick-crf", "--codec", "libx264", f"--target={target}", "--json"]
+    status, out, err = run_cli([*argv, *shot_args()], capsys)
+    assert (status, out) == (2, "")
+    assert err == (
+        f"error: --target={target}: expected a finite number in the VMAF "
+        "scale [0, 100]\n"
+    )
+
+
+def test_cli_a_value_that_is_not_a_number_is_one_line_with_exit_2(capsys):
+    argv = ["predict", "--codec", "libx264", "--crf", "thirty", *shot_args()]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2
+    assert err.count("\n") == 1
+    assert err.startswith("error: argument --crf: invalid float value: 'thirty'")
+
+
+def test_cli_names_the_bad_value_even_when_the_model_is_missing(capsys, tmp_path):
+    argv = ["predict", "--codec", "libx264", "--crf", "nan", *shot_args()]
+    status, _, err = run_cli([*argv, "--model-dir", str(tmp_path)], capsys)
+    assert status == 2 and err.startswith("error: --crf=nan")
+
+
+def test_cli_json_is_strict_json(capsys):
+    def no_constants(name):
+        raise AssertionError(f"{name} is not JSON")
+
+    argv = ["pick-crf", "--codec", "libx264", "--target", "0", "--json"]
+    status, out, _ = run_cli([*argv, *shot_args()], capsys)
+    assert status == 0
+    result = json.loads(out, parse_constant=no_constants)
+    assert (result["crf"], result["met"]) == (51, True)
+
+
+def test_the_command_prints_no_traceback_for_a_bad_value():
+    argv = ["predict", "--codec", "libx264", "--crf", "nan", *shot_args()]
+    result = subprocess.run(
+        [sys.executable, "-m", "vmaf_predictor", *argv],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.startswith("error: --crf=nan") and result.stderr.count("\n") == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "predictor", [Predictor(), Predictor(model_path_for("libx264"))]
+)
+@pytest.mark.parametrize("crf", [math.nan, math.inf, -1.0, 51.5, 200])
+def test_predict_vmaf_rejects_a_quality_value_outside_the_range(predictor, crf):
+    with pytest.raises(InputError, match=r"^crf=.*: expected a finite number in "
+                       r"libx264's quality range \[0, 51\]$"):  # fmt: skip
+        predictor.predict_vmaf(SHOTS[0], crf, "libx264")
+
+
+@pytest.mark.parametrize("target", [math.nan, -1.0, 100.01, -math.inf])
+def test_pick_crf_rejects_a_target_outside_0_to_100(target):
+    with pytest.raises(InputError, match=r"^target_vmaf=.*\[0, 100\]$"):
+        Predictor(model_path_for("libx264")).pick_crf(SHOTS[0], target, "libx264")
+
+
+@pytest.mark.parametrize("target", [0.0, 100.0])
+def test_pick_crf_accepts_the_ends_of_the_vmaf_scale(target):
+    choice = Predictor(model_path_for("libx264")).pick_crf(SHOTS[0], target, "libx264")
+    assert 0 <= choice.crf <= 51
+    assert choice.met == (choice.predicted_vmaf >= target)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("bitrate_kbps", -3000.0),
+        ("bitrate_kbps", math.inf),
+        ("fps", 0.0),
+        ("fps", math.nan),
+        ("width", 0),
+        ("height", 0.5),
+        ("duration_s", -1.0),
+        ("bitrate_kbps", "3000"),
+        ("fps", True),
+        ("width", 10**400),
+    ],
+)
+def test_encode_features_names_a_value_outside_its_domain(argument, value):
+    shot = {"bitrate_kbps": 3000, "fps": 24, "width": 1920, "height": 1080}
+    with pytest.raises(InputError, match=rf"^{argument}=.*: expected a finite number"):
+        encode_features(**{**shot, argument: value})
+
+
+def test_encode_features_rejects_values_whose_frames_overflow_float32():
+    with pytest.raises(InputError, match=r"^duration_s=1e\+37: expected a duration"):
+        encode_features(3000, 1e6, 1920, 1080, duration_s=1e37)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, 1e39])
+def test_a_model_is_never_fed_a_feature_outside_its_domain(value):
+    features = {**SHOTS[0], "probe_p_frame_avg_bytes": value}
+    with pytest.raises(InputError, match=r"^features\['probe_p_frame_avg_bytes'\]="):
+        Predictor(model_path_for("libx264")).predict_vmaf(features, 30, "libx264")
+
+
+def test_missing_features_are_listed():
+    features = {"probe_bitrate_kbps": 3000.0}
+    with pytest.raises(InputError, match="features are missing probe_i_frame"):
+        Predictor(model_path_for("libx264")).predict_vmaf(features, 30, "libx264")
+
+
+def test_a_non_finite_model_output_is_an_error_not_a_clamped_answer(monkeypatch):
+    from vmaf_predictor.runtime import predictor as module
+
+    monkeypatch.setattr(module, "predict", lambda session, rows: [math.nan])
+    with pytest.raises(ModelError, match="returned \\[nan\\]"):
+        Predictor(model_path_for("libx264")).predict_vmaf(SHOTS[0], 30, "libx264")

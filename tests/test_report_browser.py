@@ -4,6 +4,8 @@ Builds a two-codec run (libx264 from real rows, av1_qsv a synthetic stub),
 makes the report with `snakemake --report`, and reads it the way a person
 does: the page loads without errors or network, the overview and both codec
 sections are there, and screenshots land in results/report_tier/ to look at.
+The corpus also holds script payloads (an encoder, a shard's file name, a
+bad row): they must show as text and never run.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ SHOWN_PAGE = """(() => {
   return frame && frame.src.startsWith('data:text/html')
     ? atob(frame.src.split(',')[1]) : null;
 })()"""
+# Corpus strings that would run script if they reached the page as markup.
+ENCODER_PAYLOAD = "<img src=x onerror=alert(document.domain)>"
+FILE_PAYLOAD = "<svg onload=alert(1)>"
 SHOWN_IMAGE = (
     "(document.querySelector('img[src^=\"data:image/png\"]') || {}).src || null"
 )
@@ -67,9 +72,16 @@ def report(tmp_path_factory) -> Path:
         for crf in range(10, 46)
         for width, height in ((1280, 720), (1920, 1080), (3840, 2160))
     ]  # fmt: skip
-    corpus = write_corpus(root / "real.jsonl", rows)
+    corpus = root / "corpus"
+    corpus.mkdir()
+    write_corpus(corpus / "real.jsonl", rows)
+    # Dropped (an encoder outside the registry) and bad (a quality value
+    # that is text) rows, in a shard whose name is markup too.
+    hostile = {**rows[0], "encoder": ENCODER_PAYLOAD}
+    bad = {**rows[0], "crf": "<script>alert(2)</script>"}
+    write_corpus(corpus / f"{FILE_PAYLOAD}.jsonl", [hostile, bad])
     checkout = copy_workflow(root / "checkout", with_models=True, codecs=CODECS)
-    config = ("--config", f"corpus={corpus}")
+    config = ("--config", f"corpus={corpus}", "corpus_bad_rows=skip")
     for args in (("--cores", "2"), ("--report", "report.html")):
         result = snakemake(checkout, *args, "report_pages", *config)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -144,3 +156,25 @@ def test_each_codec_section_shows_its_figures_and_card(opened, browser, codec):
     image = browser.wait_for(SHOWN_IMAGE)
     assert base64.b64decode(image.split(",", 1)[1]).startswith(b"\x89PNG")
     browser.screenshot(SCREENSHOTS / f"{codec}_vmaf_vs_crf.png")
+
+
+def test_no_corpus_string_runs_as_script_in_the_report(opened, browser):
+    assert browser.evaluate(js(OPEN_MENU, "1. Overview"))
+    assert browser.evaluate(js(OPEN_RESULT, "corpus report"))
+    page = browser.wait_for(SHOWN_PAGE)
+    browser.evaluate("new Promise(done => setTimeout(done, 1000))")
+    load = browser.page_load()
+    assert load.dialogs == [] and load.errors == []
+    assert load.remote_requests == []
+    assert ENCODER_PAYLOAD not in page and FILE_PAYLOAD not in page
+
+
+def test_the_corpus_report_shows_the_payloads_as_text(report, browser):
+    page = report.parent / "results" / "report" / "corpus_report.html"
+    load = browser.open(page.as_uri())
+    assert load.dialogs == [] and load.errors == []
+    assert load.requests == [page.as_uri()]  # no image "x" was fetched
+    text = browser.evaluate("document.body.innerText")
+    assert ENCODER_PAYLOAD in text and FILE_PAYLOAD in text
+    assert browser.evaluate("document.querySelectorAll('img, svg, script').length") == 0
+    browser.screenshot(SCREENSHOTS / "corpus_report_payloads.png")

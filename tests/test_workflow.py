@@ -179,9 +179,31 @@ def test_a_forbidden_op_fails_the_build_and_leaves_model_untouched(tmp_path):
 def test_a_bad_config_key_stops_before_any_job(tmp_path):
     checkout = make_checkout(tmp_path / "c", edit=lambda c: c.update(epochs=3))
     result = snakemake(checkout, "--cores", "2", "all_stubs")
-    assert result.returncode != 0
-    assert "unknown key epochs" in result.stderr
+    assert result.returncode == 2
+    assert "error: config.yaml: unknown key epochs" in result.stderr
     assert not (checkout / "results").exists()
+
+
+def test_a_config_error_names_config_yaml_and_the_key_without_a_traceback(tmp_path):
+    def empty_range(config):
+        config["codecs"]["libx264"]["quality_range"] = [51, 0]
+
+    checkout = make_checkout(tmp_path / "c", edit=empty_range)
+    result = snakemake(checkout, "--cores", "2", "all_stubs")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [
+        "error: config.yaml: key codecs.libx264.quality_range: [51, 0] is empty; "
+        "expected [low, high] with low <= high"
+    ]
+    assert "Traceback" not in result.stderr and "common.smk" not in result.stderr
+
+
+def test_a_bad_command_line_value_is_named_as_config(tmp_path):
+    checkout = make_checkout(tmp_path / "c")
+    result = snakemake(checkout, "-n", "--config", "corpus_bad_rows=drop")
+    assert result.returncode == 2
+    assert "error: --config: key corpus_bad_rows: 'drop' is not one of" in result.stderr
 
 
 def test_report_pages_compare_with_the_committed_sums_and_leave_model_alone(built):
@@ -324,6 +346,8 @@ def test_a_missing_corpus_path_stops_before_any_job(tmp_path):
     result = snakemake(
         checkout, "--cores", "2", "all_stubs", "--config", f"corpus={missing}"
     )
-    assert result.returncode != 0
-    assert f"config key corpus: corpus {missing} does not exist" in result.stderr
+    assert result.returncode == 2
+    assert f"error: --config: key corpus: corpus {missing} does not exist" in (
+        result.stderr
+    )
     assert not (checkout / "results").exists()

@@ -3,15 +3,14 @@
     .venv/bin/python tools/corpus_benchmark.py                 # 1M and 5M rows
     .venv/bin/python tools/corpus_benchmark.py --rows 200000 1000000
 
-For each size: writes a realistic corpus (all 14 codecs plus a codec outside
-the registry, some failed encodes, full Phase A keys; about 400 bytes a row),
-then prints, each the median of --runs, in a fresh process:
+For each size: writes a realistic corpus under /tmp (all 14 codecs plus a
+codec outside the registry, some failed encodes, full Phase A keys; about
+490 bytes a row), then prints, each the median of --runs, in a fresh process:
 - `wc -l` of the file: reading it once, as fast as it gets;
-- decode only: the same chunks, worker processes and JSON decoder as the
-  split, doing nothing but decode each line (the floor of any split that
-  reads the JSON);
-- the split itself, with rows/s, MB/s and the peak RSS of the largest of its
-  processes (one worker per CPU).
+- decode only: the split's chunks decoded by ``pyarrow.json.read_json`` with
+  the split's schema, on as many threads, and nothing else (the floor of a
+  split that decodes with pyarrow);
+- the split itself (``s1_split.split``), with rows/s, MB/s and its peak RSS.
 Peak RSS staying flat from one size to the next shows memory does not grow
 with the file.
 """
@@ -27,21 +26,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from multiprocessing import Pool
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import msgspec
 import yaml
-
-from vmaf_predictor import corpus_columns, corpus_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SPLIT_ONCE = """
 import sys, yaml
-from vmaf_predictor import corpus_split, registry
+from vmaf_predictor.build import s1_split
+from vmaf_predictor import registry
 config = yaml.safe_load(open(sys.argv[3]))
-corpus_split.split(sys.argv[1], registry.registry_from_config(config), sys.argv[2])
+s1_split.split(sys.argv[1], registry.registry_from_config(config), sys.argv[2])
 """
 
 
@@ -80,19 +77,22 @@ def generate(path: Path, rows: int, codecs: dict) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-def decode_chunk(chunk: corpus_split.Chunk) -> int:
-    decoder = msgspec.json.Decoder(corpus_columns.CorpusLine)
-    with open(chunk.path, "rb") as handle:
-        handle.seek(chunk.start)
-        lines = handle.read(chunk.end - chunk.start).split(b"\n")
-    return len([decoder.decode(line) for line in lines if line])
-
-
 def decode_only(corpus: Path) -> None:
-    """Decode every line as the split does, and nothing else."""
-    chunks = corpus_split.chunks_of([corpus], corpus_split.CHUNK_BYTES)
-    with Pool(os.cpu_count()) as pool:
-        print(sum(pool.imap(decode_chunk, chunks)))
+    """Decode every chunk as the split's pyarrow path does, and nothing else."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    from vmaf_predictor.build import s1_split
+
+    def decode(bounds: tuple[int, int]) -> int:
+        data = s1_split._read(corpus, *bounds)
+        options = s1_split._arrow_options(s1_split._may_have_probe(data))[0]
+        read = pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1)
+        return pa_json.read_json(pa.py_buffer(data), read, options).num_rows
+
+    chunks = s1_split._chunks(corpus, 1 << 20)
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        print(sum(pool.map(decode, chunks)))
 
 
 def timed(command: list[str]) -> tuple[float, int]:
@@ -125,9 +125,9 @@ def main() -> None:
     codecs = yaml.safe_load(config_path.read_text())["codecs"]
     print(f"{'rows':>10} {'MB':>6} {'wc -l s':>8} {'decode s':>9} {'split s':>8} "
           f"{'/wc -l':>7} {'/decode':>8} {'rows/s':>9} {'MB/s':>6} "
-          f"{'RSS/process MiB':>16}")  # fmt: skip
+          f"{'peak RSS MiB':>13}")  # fmt: skip
     for rows in args.rows:
-        with tempfile.TemporaryDirectory() as scratch:
+        with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
             corpus = Path(scratch) / "corpus.jsonl"
             generate(corpus, rows, codecs)
             megabytes = corpus.stat().st_size / 1e6
@@ -150,7 +150,7 @@ def main() -> None:
                 f"{rows:>10} {megabytes:>6.0f} {wc:>8.2f} {decode:>9.2f} "
                 f"{split:>8.2f} {split / wc:>6.1f}x {split / decode:>7.2f}x "
                 f"{rows / split:>9.0f} {megabytes / split:>6.1f} "
-                f"{max(peaks) / 1024:>16.0f}"
+                f"{max(peaks) / 1024:>13.0f}"
             )
 
 

@@ -1,8 +1,10 @@
-"""The workflow config: schema validation with messages that name the key."""
+"""The workflow config: schema validation with messages that name where the
+key came from (config.yaml, a --configfile, or --config) and the key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import math
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,46 +13,136 @@ import yaml
 
 from vmaf_predictor.config_file import fill_defaults
 
+Key = tuple[Any, ...]
+Source = Callable[[Key], str]
+
 
 class ConfigError(ValueError):
-    """config.yaml (or --config) has a wrong key, type or value."""
+    """config.yaml (or --config) has a wrong key, type or value.
+
+    One line per problem, each beginning with where the key was set and
+    naming the key.
+    """
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(part) for part in error.absolute_path) or "(top level)"
+def _dotted(path: Key) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _problems(error: jsonschema.ValidationError) -> tuple[Key, str]:
+    path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
         known = set(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - known)
-        parent = _key_path(error)
-        keys = [k if parent == "(top level)" else f"{parent}.{k}" for k in unknown]
         allowed = ", ".join(sorted(known)) or "none"
-        return f"unknown key {', '.join(keys)} (allowed here: {allowed})"
-    return f"key {_key_path(error)}: {error.message}"
+        keys = ", ".join(_dotted((*path, key)) for key in unknown)
+        return (*path, unknown[0]), f"unknown key {keys} (allowed here: {allowed})"
+    return path, f"key {_dotted(path)}: {error.message}"
 
 
-def validate(config: MutableMapping[str, Any], schema_path: Path) -> None:
+def _non_finite(value: Any, path: Key = ()) -> Iterator[tuple[Key, float]]:
+    """Every NaN or infinity (YAML's .nan, .inf) in the config."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _non_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, (*path, index))
+
+
+def _codec_problems(codecs: Mapping[str, Any]) -> Iterator[tuple[Key, str]]:
+    """Quality ranges the schema cannot check: low <= default <= high."""
+    for name, entry in codecs.items():
+        low, high = entry["quality_range"]
+        path = ("codecs", name, "quality_range")
+        if low > high:
+            yield (
+                path,
+                (
+                    f"key {_dotted(path)}: [{low:g}, {high:g}] is empty; expected "
+                    "[low, high] with low <= high"
+                ),
+            )
+        elif not low <= entry["quality_default"] <= high:
+            path = ("codecs", name, "quality_default")
+            yield (
+                path,
+                (
+                    f"key {_dotted(path)}: {entry['quality_default']:g} is outside "
+                    f"quality_range [{low:g}, {high:g}]"
+                ),
+            )
+
+
+def key_source(
+    overrides: Mapping[str, Any],
+    configfiles: Sequence[str | Path] = (),
+    default: str = "config.yaml",
+) -> Source:
+    """Where a key was set: ``--config`` (``overrides``, top-level keys
+    only, as Snakemake's --config sets them), else the last of
+    ``configfiles`` (--configfile) that sets it, else ``default``."""
+    loaded = []
+    for path in configfiles:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            data = None
+        loaded.append((str(path), data))
+
+    def sets(data: Any, path: Key) -> bool:
+        for part in path:
+            if not isinstance(data, Mapping) or part not in data:
+                return False
+            data = data[part]
+        return bool(path)
+
+    def source(path: Key) -> str:
+        if path and path[0] in overrides:
+            return "--config"
+        for name, data in reversed(loaded):
+            if sets(data, path):
+                return name
+        return default
+
+    return source
+
+
+def validate(
+    config: MutableMapping[str, Any],
+    schema_path: Path,
+    source: Source = lambda path: "config",
+) -> None:
     """Check ``config`` against the schema and fill in its defaults.
 
-    Raises :class:`ConfigError` listing every problem, each naming its key.
+    Raises :class:`ConfigError` listing every problem, one a line, each
+    beginning with ``source(key)`` and naming the key.
     """
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
-    if errors:
-        lines = "\n  ".join(_describe(error) for error in errors)
-        raise ConfigError(f"invalid workflow config:\n  {lines}")
-    fill_defaults(config, schema)
-    for codec in config["train_overrides"]:
-        if codec not in config["codecs"]:
-            raise ConfigError(
-                f"key train_overrides.{codec}: not a codec of the registry"
-            )
-    problems = sweep_problems(config)
+    problems = [
+        (path, f"key {_dotted(path)}: {value} is not a finite number")
+        for path, value in _non_finite(config)
+    ]
+    reported = {path for path, _ in problems}
+    problems += [p for p in map(_problems, errors) if p[0] not in reported]
+    if not problems:
+        fill_defaults(config, schema)
+        problems += _codec_problems(config["codecs"])
+        for codec in config.get("train_overrides", {}):
+            if codec not in config["codecs"]:
+                path = ("train_overrides", codec)
+                problems.append(
+                    (path, f"key {_dotted(path)}: not a codec of the registry")
+                )
+        problems += sweep_problems(config)
     if problems:
-        raise ConfigError("invalid workflow config:\n  " + "\n  ".join(problems))
+        raise ConfigError(
+            "\n".join(f"{source(path)}: {text}" for path, text in problems)
+        )
 
 
 def ladder(config: Mapping[str, Any], codec: str) -> list[int]:
@@ -62,35 +154,51 @@ def ladder(config: Mapping[str, Any], codec: str) -> list[int]:
     return sorted({int(value) for value in spec})
 
 
-def sweep_problems(config: Mapping[str, Any]) -> list[str]:
-    """What stops the sweep's settings from working, each naming its key:
-    a codec outside the registry or without software encoder (the hardware
-    ones say what they need), a ladder outside the codec's quality range."""
+def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
+    """With clips to sweep (``sources``), what stops the sweep's settings
+    from working, each naming its key: a swept codec outside the registry or
+    without a software encoder (a hardware one says what it needs), a ladder
+    of another codec, a ladder outside its codec's quality range."""
     from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS, hardware_problem
 
-    problems = []
+    if not config.get("sources"):
+        return []
+    problems: list[tuple[Key, str]] = []
     for codec in config["sweep_codecs"]:
         if codec not in config["codecs"]:
-            problems.append(
+            text = (
                 f"key sweep_codecs: {codec} is not a codec of the registry "
                 f"(known: {', '.join(config['codecs'])})"
             )
+            problems.append((("sweep_codecs",), text))
         elif codec not in SOFTWARE_CODECS:
-            problems.append(f"key sweep_codecs: {hardware_problem(codec)}")
+            text = f"key sweep_codecs: {hardware_problem(codec)}"
+            problems.append((("sweep_codecs",), text))
+        elif codec not in config["sweep_ladder"]:
+            text = f"key sweep_ladder: no ladder for {codec}"
+            problems.append((("sweep_ladder",), text))
     for codec, spec in config["sweep_ladder"].items():
-        if codec not in config["codecs"]:
-            problems.append(f"key sweep_ladder.{codec}: not a codec of the registry")
+        path = ("sweep_ladder", codec)
+        if codec not in SOFTWARE_CODECS:
+            text = (
+                f"key {_dotted(path)}: not one of the swept encoders "
+                f"({', '.join(SOFTWARE_CODECS)})"
+            )
+            problems.append((path, text))
+            continue
+        if codec not in config["sweep_codecs"] or codec not in config["codecs"]:
             continue
         low, high = config["codecs"][codec]["quality_range"]
         values = ladder(config, codec)
         if not values:
-            problems.append(f"key sweep_ladder.{codec}: no quality value in {spec}")
+            problems.append((path, f"key {_dotted(path)}: no quality value in {spec}"))
         outside = [v for v in values if not low <= v <= high]
         if outside:
-            problems.append(
-                f"key sweep_ladder.{codec}: {outside} outside the codec's "
-                f"quality_range [{low}, {high}]"
+            text = (
+                f"key {_dotted(path)}: {outside} outside the codec's "
+                f"quality_range [{low:g}, {high:g}]"
             )
+            problems.append((path, text))
     return problems
 
 

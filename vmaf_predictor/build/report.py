@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,11 +69,56 @@ def html_page(title: str, body: str) -> str:
 
 
 def markdown_page(title: str, markdown_text: str) -> str:
-    """A card or the corpus report, as HTML (tables and code blocks kept)."""
-    import markdown
+    """A card or the corpus report, as HTML (tables and code blocks kept).
 
-    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code"])
-    return html_page(title, body)
+    The text may hold corpus strings (encoders, file names, error text),
+    which anyone who writes a corpus controls. Raw HTML in it is shown as
+    text, never parsed as markup, and a link or image keeps its URL only
+    when that cannot run script or load from the network
+    (:data:`SAFE_LINK`, :data:`SAFE_IMAGE`).
+    """
+    import markdown
+    from markdown.treeprocessors import Treeprocessor
+
+    class SafeUrls(Treeprocessor):
+        def run(self, root):
+            drop_unsafe_urls(root)
+
+    converter = markdown.Markdown(extensions=["tables", "fenced_code"])
+    # python-markdown passes raw HTML through: these two are what do it.
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    # After "unescape" (priority 0), which can complete a URL.
+    converter.treeprocessors.register(SafeUrls(converter), "safe_urls", -10)
+    return html_page(title, converter.convert(markdown_text))
+
+
+# A link may go to the web, mail or a place on the page or beside it; an
+# image only beside it (the report opens without network). Anything else
+# (javascript:, data:, vbscript:, ...) is dropped.
+SAFE_LINK = re.compile(r"(https?|mailto):|[^:]*(/|\?|#|$)", re.IGNORECASE)
+SAFE_IMAGE = re.compile(r"[^:]*(/|\?|#|$)")
+# What a browser ignores inside a URL's scheme ("java\tscript:").
+_IGNORED_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_url(url: str, pattern: re.Pattern[str]) -> bool:
+    """Whether ``url`` (as a browser reads it) matches ``pattern`` from its
+    start: entities decoded, whitespace and control characters removed."""
+    return pattern.match(_IGNORED_IN_URL.sub("", html.unescape(url))) is not None
+
+
+def drop_unsafe_urls(root) -> None:
+    """Remove every URL that is not safe, and any event-handler attribute,
+    from an ElementTree of the page."""
+    for element in root.iter():
+        for attribute, pattern in (("href", SAFE_LINK), ("src", SAFE_IMAGE)):
+            url = element.get(attribute)
+            if url is not None and not safe_url(url, pattern):
+                del element.attrib[attribute]
+        for attribute in list(element.attrib):
+            if attribute.lower().startswith("on"):
+                del element.attrib[attribute]
 
 
 # Figures --------------------------------------------------------------------
@@ -140,9 +186,6 @@ def plot_vmaf_vs_crf(
     codec: Codec, curves: Sequence[Curve], corpus_label: str, path: Path
 ) -> None:
     figure, axes = _figure()
-    low, high = corpus.SYNTHETIC_CRF_RANGE
-    if corpus_label.startswith("synthetic"):
-        axes.axvspan(low, high, color="#f1f3f7", label=f"trained range ({low}-{high})")
     for curve, colour in zip(curves, COLOURS, strict=False):
         size = f"{curve.width}x{curve.height}"
         axes.plot(
@@ -306,7 +349,8 @@ def overview_html(rows: Sequence[OverviewRow], committed_source: str) -> str:
             f"<td><span class='{kind}'>{html.escape(row.corpus)}</span></td>"
             f"<td class='num'>{row.rows}</td><td class='num'>{row.plcc:.4f}</td>"
             f"<td class='num'>{row.srocc:.4f}</td><td class='num'>{row.rmse:.3f}</td>"
-            f"<td><code title='{row.onnx_sha256}'>{row.onnx_sha256[:12]}</code></td>"
+            f"<td><code title='{html.escape(row.onnx_sha256)}'>"
+            f"{html.escape(row.onnx_sha256[:12])}</code></td>"
             f"<td>{_status(row.allowlist)}</td><td>{_status(row.validation)}</td>"
             f"<td>{_status(row.committed)}</td></tr>"
         )

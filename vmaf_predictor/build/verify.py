@@ -1,17 +1,22 @@
 """The CI check: regenerate every artefact from scratch, compare the bytes.
 
-The rebuild runs the same workflow in a separate work area, so the committed
-``model/`` is only ever read. Each file is compared three ways: the hash
-recorded in the committed SHA256SUMS, the committed file itself, and the
-freshly produced file.
+The rebuild runs the same workflow in a work area of its own under
+``results/verify/`` (one per run, renamed to ``results/verify/last`` when it
+ends), so the committed ``model/`` is only ever read and two runs never share
+files. Each file is compared three ways: the hash recorded in the committed
+SHA256SUMS, the committed file itself, and the freshly produced file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +31,14 @@ log = logging.getLogger(__name__)
 MISSING = "(missing)"
 
 
-class VerifyError(RuntimeError):
-    """The regenerated artefacts do not match the committed ones."""
+# The rebuild's own progress lines, shown while it runs.
+PROGRESS = re.compile(r"^\d+ of \d+ steps \(\d+%\) done$")
+LAST = "last"
+
+
+class VerifyError(ValueError):
+    """The regenerated artefacts do not match the committed ones, or could
+    not be regenerated (a job's own error: logged without a traceback)."""
 
 
 @dataclass(frozen=True)
@@ -105,19 +116,51 @@ def corpus_notes(
     return notes
 
 
+def _stale_work_areas(root: Path) -> list[Path]:
+    """Work areas of verify runs that ended without renaming theirs (killed):
+    ``run-<pid>-*`` whose process is gone."""
+    stale = []
+    for area in root.glob("run-*-*"):
+        pid = area.name.split("-")[1]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            stale.append(area)
+        except PermissionError:  # alive, another user's
+            pass
+    return stale
+
+
+def _keep_as_last(area: Path) -> Path:
+    """Rename a finished work area to ``last`` (replacing the previous one)."""
+    last = area.parent / LAST
+    if last.exists():
+        old = area.parent / f"{LAST}.old-{os.getpid()}"
+        last.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    area.rename(last)
+    return last
+
+
 def regenerate(
     snakefile: Path, config: Mapping[str, Any], work_area: Path, cores: int
 ) -> Path:
-    """Build everything from scratch in ``work_area``; return its model dir."""
-    work_area = Path(work_area).resolve()
-    if work_area.exists():
-        shutil.rmtree(work_area)
-    work_area.mkdir(parents=True)
+    """Build everything from scratch in a new directory under ``work_area``;
+    return its model directory (in ``work_area/last``).
+
+    The rebuild's progress ("N of M steps done") is shown on stderr as it
+    runs; everything it prints goes to ``snakemake.log`` beside its model.
+    """
+    root = Path(work_area).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in _stale_work_areas(root):
+        shutil.rmtree(stale, ignore_errors=True)
+    area = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
     config = dict(config)
     if config.get("corpus"):
         config["corpus"] = str(Path(config["corpus"]).resolve())
     # The Snakefile reads "config.yaml" from its working directory.
-    (work_area / "config.yaml").write_text(yaml.safe_dump(config))
+    (area / "config.yaml").write_text(yaml.safe_dump(config))
     command = [
         sys.executable,
         "-m",
@@ -126,21 +169,53 @@ def regenerate(
         "--snakefile",
         str(Path(snakefile).resolve()),
         "--directory",
-        str(work_area),
+        str(area),
         "--cores",
         str(cores),
-        "--quiet",
-        "rules",
     ]
-    log.info("regenerating in %s", work_area)
-    result = subprocess.run(command, capture_output=True, text=True)
-    (work_area / "snakemake.log").write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
+    log.info("regenerating in %s", area)
+    print(
+        f"verify: rebuilding every model from scratch in {area} (kept as "
+        f"{root / LAST} when it ends)",
+        file=sys.stderr,
+    )
+    status = _run_showing_progress(command, area / "snakemake.log")
+    last = _keep_as_last(area)
+    if status != 0:
+        tail = (last / "snakemake.log").read_text(errors="replace")[-3000:]
         raise VerifyError(
-            f"the rebuild in {work_area} failed (exit {result.returncode}); "
-            f"see {work_area / 'snakemake.log'}:\n{result.stderr[-3000:]}"
+            f"the rebuild in {last} failed (exit {status}); see "
+            f"{last / 'snakemake.log'}:\n{tail}"
         )
-    return work_area / "model"
+    return last / "model"
+
+
+def _run_showing_progress(command: list[str], log_path: Path) -> int:
+    """Run ``command``, its output into ``log_path``; show its progress lines.
+    The rebuild ends with this process, however it ends."""
+    from vmaf_predictor.build.jobs import die_with_parent
+
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            preexec_fn=die_with_parent,
+        )
+        try:
+            for line in process.stdout:
+                log_file.write(line)
+                if PROGRESS.match(line.strip()):
+                    print(f"verify: {line.strip()}", file=sys.stderr, flush=True)
+            return process.wait()
+        finally:
+            if process.poll() is None:  # interrupted: stop the rebuild too
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=10)
+                process.kill()
 
 
 def run(input: Any, output: Any, params: Any, codec: None = None) -> str:
@@ -166,8 +241,6 @@ def verify(
     produced = regenerate(snakefile, config, work_area, cores)
     rows = compare(Path(committed), produced)
     failures = [r for r in rows if not r.ok]
-    report = table(rows)
-    log.info("\n%s", report)
     if failures:
         notes = corpus_notes(Path(committed), produced, failures)
         raise VerifyError(
@@ -175,5 +248,6 @@ def verify(
             f"{committed}/{SUMS_NAME}:\n{table(rows, only_failures=True)}"
             + "".join(f"\n{note}" for note in notes)
         )
+    log.info("\n%s", table(rows))
     print(f"verify: all {len(rows)} files match {committed}/{SUMS_NAME}")
     return rows

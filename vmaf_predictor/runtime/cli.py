@@ -14,6 +14,11 @@ as the sweep measures them (one probe encode, one analysis pass; FFmpeg and
 settings from config.yaml, or ``--config FILE``); ``--verify`` then encodes
 the clip at the chosen value with the sweep's production settings and scores
 it with libvmaf.
+
+A value outside its domain (not finite, --crf outside the codec's quality
+range, --bitrate/--fps/--duration not > 0, --width/--height not >= 1,
+--target outside [0, 100]) is an error: one line on stderr naming the flag,
+the value and what is allowed, exit status 2.
 """
 
 from __future__ import annotations
@@ -23,32 +28,55 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
+from vmaf_predictor.runtime import inputs
+from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.predictor import (
     MODEL_DIR,
-    ModelError,
+    TARGET_RANGE,
     Predictor,
     encode_features,
     lookup_codec,
     model_path_for,
+    quality_value,
 )
+
+# The API's argument names, as the command line spells them.
+FLAGS = {
+    "crf": "--crf",
+    "target_vmaf": "--target",
+    "bitrate_kbps": "--bitrate",
+    "fps": "--fps",
+    "width": "--width",
+    "height": "--height",
+    "duration_s": "--duration",
+}
+USAGE_ERROR = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    settings = argparse.ArgumentParser(add_help=False)
+    settings = Parser(add_help=False)
     settings.add_argument("--codec", required=True, help="codec adapter, e.g. libx264")
-    settings.add_argument("--json", action="store_true", help="print JSON")
     settings.add_argument(
         "--config",
         type=Path,
         help="config.yaml whose sweep settings measure a clip (default: the "
         "checkout's)",
     )
-    shared = argparse.ArgumentParser(add_help=False, parents=[settings])
+    settings.add_argument("--json", action="store_true", help="print JSON")
+    shared = Parser(add_help=False, parents=[settings])
     shot = shared.add_argument_group(
         "the shot: a clip to measure (--source), or its probe figures"
     )
-    shot.add_argument("--source", type=Path, help="a clip: features measured")
+    shot.add_argument("--source", type=Path, help="a clip (one shot): measured")
     shot.add_argument("--bitrate", type=float, help="probe kbps")
     shot.add_argument("--width", type=int)
     shot.add_argument("--height", type=int)
@@ -64,9 +92,12 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--analytical", action="store_true", help="use the fallback curve, no model"
     )
-    top = argparse.ArgumentParser(prog="python -m vmaf_predictor", description=__doc__)
-    top.formatter_class = argparse.RawDescriptionHelpFormatter
-    commands = top.add_subparsers(dest="command", required=True)
+    top = Parser(
+        prog="python -m vmaf_predictor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
     predict = commands.add_parser("predict", parents=[shared], help="predicted VMAF")
     predict.add_argument("--crf", type=float, required=True, help="quality value")
     pick = commands.add_parser("pick-crf", parents=[shared], help="CRF for a target")
@@ -87,7 +118,9 @@ SHOT_FIGURES = ("bitrate", "width", "height", "fps")
 
 
 def run(args: argparse.Namespace) -> dict:
-    lookup_codec(args.codec)  # an unknown codec is named before any file is
+    # Every value is checked before any file is opened: a bad value is named
+    # even when the model is missing.
+    entry = lookup_codec(args.codec)
     if args.command == "features":
         return features_of(args)
     if args.source is None:
@@ -96,6 +129,13 @@ def run(args: argparse.Namespace) -> dict:
             raise ValueError(f"give --source CLIP, or {', '.join(missing)}")
         if getattr(args, "verify", False):
             raise ValueError("--verify needs --source CLIP (a clip to encode)")
+        features = encode_features(
+            args.bitrate, args.fps, args.width, args.height, args.duration
+        )
+    if args.command == "predict":
+        quality_value(entry, args.crf)
+    else:
+        inputs.in_range("target_vmaf", args.target, *TARGET_RANGE, "the VMAF scale")
     model = None if args.analytical else model_path_for(args.codec, args.model_dir)
     predictor = Predictor(model)
     source = str(model) if model else "analytical curve"
@@ -109,10 +149,6 @@ def run(args: argparse.Namespace) -> dict:
 
         features = measure_features(
             args.source, args.codec, sweep_settings(args.config)
-        )
-    else:
-        features = encode_features(
-            args.bitrate, args.fps, args.width, args.height, args.duration
         )
     if args.command == "predict":
         vmaf = predictor.predict_vmaf(features, args.crf, args.codec)
@@ -152,28 +188,41 @@ def text(result: dict) -> str:
             f"{result['predicted_vmaf']:.2f}, {result['model_calls']} model calls; "
             f"{result['source']})"
         )
-    if "verify" in result:
-        verified = result["verify"]
-        if verified["exit_status"] == 0:
-            line += (
-                f"\nverified: encoded at crf {result['crf']} "
-                f"({verified['bitrate_kbps']:g} kbit/s), measured VMAF "
-                f"{verified['measured_vmaf']:.2f} (predicted "
-                f"{result['predicted_vmaf']:.2f})"
-            )
-        else:
-            line += f"\nverify failed: {verified['error']}"
+    verified = result.get("verify")
+    if verified is not None and verified["exit_status"] == 0:
+        line += (
+            f"\nverified: encoded at crf {result['crf']} "
+            f"({verified['bitrate_kbps']:g} kbit/s), measured VMAF "
+            f"{verified['measured_vmaf']:.2f} (predicted "
+            f"{result['predicted_vmaf']:.2f})"
+        )
+    elif verified is not None:
+        line += f"\nverify failed: {verified['error']}"
     return line
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0 with the answer on stdout; 2 with one line on stderr
+    for a usage error (a value outside its domain, an unknown codec, a
+    missing or unusable model)."""
     args = parser().parse_args(argv)
     try:
         result = run(args)
-    except (ValueError, FileNotFoundError, ModelError, RuntimeError) as error:
+    except InputError as error:
+        flag = FLAGS.get(error.argument, error.argument)
+        print(f"error: {error.message(flag)}", file=sys.stderr)
+        return USAGE_ERROR
+    # ModelError, FFmpeg's ClipError and MeasureError are ValueError or
+    # RuntimeError; FileNotFoundError is an OSError.
+    except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, sort_keys=True) if args.json else text(result))
+        return USAGE_ERROR
+    # Strict JSON: a NaN or infinity would be a bug, never printed as NaN.
+    print(
+        json.dumps(result, sort_keys=True, allow_nan=False)
+        if args.json
+        else text(result)
+    )
     return 0
 
 

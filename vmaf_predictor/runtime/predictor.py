@@ -12,7 +12,7 @@ predictor.pick_crf_for_clip("shot.mkv", target_vmaf=93, codec="libx264", verify=
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,12 +23,14 @@ import yaml
 from vmaf_predictor import names
 from vmaf_predictor.names import model_file_name
 from vmaf_predictor.registry import Codec, registry_from_config
+from vmaf_predictor.runtime import inputs
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
     NOT_MEASURED,
     OUTPUT_NAME,
 )
+from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.session import open_session, predict
 
 if TYPE_CHECKING:
@@ -38,6 +40,21 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / names.MODEL_DIR
 BUILD_COMMAND = "make all_stubs (or: snakemake --cores 4 all_stubs)"
 OTHER_FEATURES = FEATURE_NAMES[1:]
+# The lowest value of a feature, and whether it is excluded; every other
+# feature only needs to be finite. Byte sizes may be 0 (no B frames).
+# (lowest value, whether it is excluded) per feature; the rest need only be
+# finite. The probe's figures may be 0.0: not measured, as the contract says.
+FEATURE_DOMAINS: dict[str, tuple[float, bool]] = {
+    "probe_bitrate_kbps": (0.0, False),
+    "probe_i_frame_avg_bytes": (0.0, False),
+    "probe_p_frame_avg_bytes": (0.0, False),
+    "probe_b_frame_avg_bytes": (0.0, False),
+    "shot_length_frames": (1.0, False),
+    "fps": (0.0, True),
+    "width": (1.0, False),
+    "height": (1.0, False),
+}
+TARGET_RANGE = (0.0, 100.0)
 
 
 class ModelError(ValueError):
@@ -52,11 +69,10 @@ def codec_registry() -> dict[str, Codec]:
 
 
 def lookup_codec(name: str) -> Codec:
-    """The registry entry of ``name``; ValueError listing the known codecs."""
+    """The registry entry of ``name``; InputError (a ValueError) listing the
+    known codecs."""
     codecs = codec_registry()
-    if name not in codecs:
-        raise ValueError(f"unknown codec {name!r}; known: {', '.join(codecs)}")
-    return codecs[name]
+    return codecs[inputs.one_of("codec", name, codecs)]
 
 
 def encode_features(
@@ -71,22 +87,67 @@ def encode_features(
     (:mod:`vmaf_predictor.runtime.features`): the probe bitrate, frame rate,
     size and length (``duration_s * fps`` frames), any optional measurement
     given by name (e.g. ``y_avg=110``), and NOT_MEASURED (0.0) for the rest.
+
+    Bitrate, frame rate and duration must be finite and > 0, width and height
+    finite and >= 1, a measurement given by name finite and in its domain;
+    otherwise :class:`InputError` names the argument.
     """
+    bitrate_kbps = inputs.positive("bitrate_kbps", bitrate_kbps)
+    fps = inputs.positive("fps", fps)
+    width = inputs.finite("width", width, 1.0)
+    height = inputs.finite("height", height, 1.0)
+    duration_s = inputs.positive("duration_s", duration_s)
     unknown = sorted(set(measured) - set(OTHER_FEATURES))
     if unknown:
-        raise ValueError(
-            f"unknown feature {', '.join(unknown)}; known: {', '.join(OTHER_FEATURES)}"
-        )
+        raise InputError(
+            unknown[0], measured[unknown[0]], f"one of {', '.join(OTHER_FEATURES)}",
+            template="unknown feature {name}: expected {allowed}",
+        )  # fmt: skip
     features = dict.fromkeys(OTHER_FEATURES, NOT_MEASURED)
     features.update(
-        probe_bitrate_kbps=float(bitrate_kbps),
+        probe_bitrate_kbps=bitrate_kbps,
         shot_length_frames=float(max(1, round(duration_s * fps))),
-        fps=float(fps),
-        width=float(width),
-        height=float(height),
+        fps=fps,
+        width=width,
+        height=height,
     )
-    features.update({name: float(value) for name, value in measured.items()})
+    for name, value in measured.items():
+        low, strict = FEATURE_DOMAINS.get(name, (None, False))
+        features[name] = inputs.finite(name, value, low, strict)
+    # Each value is finite and in range alone; the frame count derived from
+    # two of them can still be too large for the model's float32 input.
+    if not features["shot_length_frames"] <= inputs.FLOAT32_MAX:
+        raise InputError(
+            "duration_s",
+            duration_s,
+            f"a duration whose frame count at {inputs.shown(fps)} fps fits the "
+            f"model's float32 input (frames = seconds * fps, at most "
+            f"{inputs.FLOAT32_MAX:.4g})",
+        )
     return features
+
+
+def checked_features(features: object, required: Sequence[str]) -> list[float]:
+    """The ``required`` features of a mapping as floats, each in its domain
+    (:data:`FEATURE_DOMAINS`, else only finite), or InputError naming it."""
+    if not isinstance(features, Mapping):
+        raise InputError(
+            "features", features, "a mapping of feature name to number (see "
+            "encode_features)"
+        )  # fmt: skip
+    absent = [name for name in required if name not in features]
+    if absent:
+        raise InputError(
+            "features",
+            absent,
+            ", ".join(absent),
+            template="{name} are missing {allowed} (encode_features gives all 13)",
+        )
+    values = []
+    for name in required:
+        low, strict = FEATURE_DOMAINS.get(name, (None, False))
+        values.append(inputs.finite(f"features[{name!r}]", features[name], low, strict))
+    return values
 
 
 def model_path_for(codec: str, model_dir: str | Path = MODEL_DIR) -> Path:
@@ -112,6 +173,8 @@ class Predictor:
     """
 
     def __init__(self, model_path: str | Path | None = None) -> None:
+        if model_path is not None and not isinstance(model_path, str | Path):
+            raise InputError("model_path", model_path, "a path to a .onnx file")
         self.model_path = Path(model_path) if model_path is not None else None
         self.model_codec: str | None = None
         self._session = None
@@ -121,8 +184,11 @@ class Predictor:
     def predict_vmaf(
         self, features: Mapping[str, float], crf: float, codec: str
     ) -> float:
-        """Predicted VMAF in [0, 100] for ``features`` encoded at ``crf``."""
-        return self._predict(features, [crf], lookup_codec(codec))[0]
+        """Predicted VMAF in [0, 100] for ``features`` encoded at ``crf``
+        (a finite number in the codec's quality range)."""
+        entry = lookup_codec(codec)
+        crf = quality_value(entry, crf)
+        return self._predict(features, [crf], entry)[0]
 
     def pick_crf(
         self, features: Mapping[str, float], target_vmaf: float, codec: str
@@ -132,9 +198,12 @@ class Predictor:
         Binary search over the codec's integer quality range (predictions
         never rise with CRF), at most ceil(log2(range)) + 1 model calls. When
         no value meets the target, the lowest value of the range, with
-        ``met=False``.
+        ``met=False``. ``target_vmaf`` must be a finite number in [0, 100].
         """
         entry = lookup_codec(codec)
+        target_vmaf = inputs.in_range(
+            "target_vmaf", target_vmaf, *TARGET_RANGE, "the VMAF scale"
+        )
         low, high = int(entry.quality_min), int(entry.quality_max)
         calls = 1
         best_vmaf = self._predict(features, [low], entry)[0]
@@ -177,22 +246,34 @@ class Predictor:
     def _predict(
         self, features: Mapping[str, float], crfs: list[float], codec: Codec
     ) -> list[float]:
-        missing = [name for name in OTHER_FEATURES if name not in features]
         if self._session is None:
-            if "probe_bitrate_kbps" in missing:
-                raise ValueError("features need probe_bitrate_kbps")
-            bitrate = float(features["probe_bitrate_kbps"])
+            (bitrate,) = checked_features(features, ["probe_bitrate_kbps"])
             return [codec.analytical_vmaf(crf, bitrate) for crf in crfs]
         if self.model_codec != codec.name:
             raise ValueError(
                 f"{self.model_path} was built for {self.model_codec}, not {codec.name}"
             )
-        if missing:
-            raise ValueError(f"features are missing {', '.join(missing)}")
-        rows = [
-            [crf, *(float(features[name]) for name in OTHER_FEATURES)] for crf in crfs
-        ]
-        return [min(100.0, max(0.0, float(v))) for v in predict(self._session, rows)]
+        values = checked_features(features, OTHER_FEATURES)
+        rows = [[crf, *values] for crf in crfs]
+        vmaf = [float(v) for v in predict(self._session, rows)]
+        if not all(math.isfinite(v) for v in vmaf):
+            # Never turned into a confident 0 or 100 by the clamp below.
+            raise ModelError(
+                f"{self.model_path} returned {vmaf} for finite inputs {rows}: "
+                "the model is broken; rebuild it with " + BUILD_COMMAND
+            )
+        return [min(100.0, max(0.0, v)) for v in vmaf]
+
+
+def quality_value(codec: Codec, crf: object) -> float:
+    """``crf`` if it is a finite number in the codec's quality range."""
+    return inputs.in_range(
+        "crf",
+        crf,
+        codec.quality_min,
+        codec.quality_max,
+        f"{codec.name}'s quality range",
+    )
 
 
 def _load(path: Path):
