@@ -16,7 +16,7 @@ import pytest
 import yaml
 from checkout import copy_workflow
 from clips import make_tiny_clips
-from workflow_runs import snakemake
+from workflow_runs import real_rows, snakemake, write_corpus
 
 from vmaf_predictor.runtime.clip import measure_features, sweep_settings
 from vmaf_predictor.runtime.features import FEATURE_NAMES
@@ -302,3 +302,35 @@ def test_sweep_without_sources_says_how_to_give_them(tmp_path):
     result = snakemake(checkout, "-n", "sweep")
     assert result.returncode != 0
     assert "snakemake sweep --config sources=DIR" in result.stdout + result.stderr
+
+
+def test_clips_to_real_models_and_a_corpus_beside_them(tmp_path):
+    """`snakemake --config sources=DIR` sweeps and trains the swept codec;
+    with corpus= as well, the rows are combined and the corpus report says
+    how many came from each file."""
+    clips = tmp_path / "clips"
+    make_tiny_clips(clips, names=("bars", "carpet"))
+    checkout = checkout_with(
+        tmp_path / "c", codecs=("libx264", "libx265", "av1_qsv"),
+        sweep_codecs=["libx264"], sweep_ladder={"libx264": [20, 27, 34, 41]},
+    )  # fmt: skip
+    result = snakemake(checkout, "--cores", "2", "--config", f"sources={clips}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    card = (checkout / "model" / "predictor_libx264_card.md").read_text()
+    assert "`real-N=8`" in card  # 2 clips x 4 quality values
+    assert (
+        "`synthetic-stub-N="
+        in (checkout / "model" / "predictor_av1_qsv_card.md").read_text()
+    )
+    assert (checkout / "results" / "report").exists() is False  # no report asked
+
+    corpus = write_corpus(tmp_path / "hw.jsonl", real_rows("libx265", range(15, 30)))
+    result = snakemake(
+        checkout, "--cores", "2", "--config", f"sources={clips}", f"corpus={corpus}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (checkout / "results" / "corpus_report.md").read_text()
+    assert f"| {corpus} | 15 | 15 |" in report.replace("&#95;", "_")
+    assert "| results/sweep/corpus.jsonl | 8 | 8 |" in report.replace("&#95;", "_")
+    card = (checkout / "model" / "predictor_libx265_card.md").read_text()
+    assert "`real-N=15`" in card
