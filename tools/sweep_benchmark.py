@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -78,7 +79,10 @@ def main() -> int:
         command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
         command += ["sweep", "--config", f"sources={scratch / 'clips'}"]
         cpu, start = children_cpu(), time.perf_counter()
-        done = subprocess.run(command, cwd=checkout, capture_output=True, text=True)
+        env = {**os.environ, "PYTHONPATH": str(checkout)}  # the copy's code
+        done = subprocess.run(
+            command, cwd=checkout, env=env, capture_output=True, text=True
+        )
         workflow_s = time.perf_counter() - start
         workflow_cpu = children_cpu() - cpu
         if done.returncode != 0:
@@ -104,8 +108,9 @@ def main() -> int:
     in_rows = {(r["src"], r["encoder"], r["crf"]): r["vmaf_score"] for r in rows}
     differ = {k: (v, in_rows.get(k)) for k, v in scores if in_rows.get(k) != v}
     same = not differ and len(in_rows) == len(scores)
+    errors = {(r["src"], r["encoder"], r["crf"]): r.get("error") for r in rows}
     for key, (by_hand, row) in sorted(differ.items()):
-        print(f"  differs: {key}: by hand {by_hand}, row {row}")
+        print(f"  differs: {key}: by hand {by_hand}, row {row} {errors.get(key)}")
     print(f"{len(clips)} clips x {len(plan)} (codec, quality value) = {encodes} rows")
     print(f"  snakemake --cores {args.cores} sweep: {workflow_s:.1f} s wall "
           f"({encodes / workflow_s * 60:.1f} encodes+scores per minute)")  # fmt: skip
