@@ -834,6 +834,13 @@ def write_report(
         f"| {_md(c)} | {e.rows} | {'probe' if e.probe else 'stand-in'} | {e.sha256} |"
         for c, e in report.codecs.items()
     ]
+    per_file = []  # several files (a corpus and the sweep's rows): each one's rows
+    if len(report.files) > 1:
+        per_file = ["| file | rows read | rows kept |", "|---|---|---|"]
+        per_file += [
+            f"| {_md(f)} | {n[0]} | {n[1]} |" for f, n in report.file_rows.items()
+        ]
+        per_file.append("")
     lines = [
         "# Corpus report",
         "",
@@ -841,9 +848,7 @@ def write_report(
         "",
         f"Files read ({len(report.files)}): {', '.join(map(_md, report.files))}",
         "",
-        *("| file | rows read | rows kept |", "|---|---|---|"),
-        *(f"| {_md(f)} | {n[0]} | {n[1]} |" for f, n in report.file_rows.items()),
-        "",
+        *per_file,
         f"Rows read: {report.rows_read}; kept: {report.kept}; "
         f"dropped: {sum(report.dropped.values())}; bad: {report.bad_total}",
         "",
