@@ -226,3 +226,71 @@ def report_inputs():
         pages += rules.report_corpus.output
     pages += expand(rules.report_sweep.output, codec=SWEEP_CODECS)
     return pages
+
+
+# The sweep's inputs and params (rules/sweep.smk).
+
+
+def sweep_settings(*keys):
+    """The part of the sweep's settings that decides a job's bytes (a param:
+    changing another codec's or another step's setting reruns nothing here)."""
+
+    def settings(wildcards):
+        sweep = config["sweep"]
+        chosen = {"ffmpeg": config["ffmpeg"]["path"], "ffmpeg_version": FFMPEG_VERSION}
+        for key in keys:
+            if key in ("probe", "production"):
+                chosen[key] = {wildcards.codec: sweep[key][wildcards.codec]}
+            else:
+                chosen[key] = sweep[key]
+        return chosen
+
+    return settings
+
+
+def sweep_check_manifest():
+    """The check's manifest, once it has run; before, Snakemake runs it first
+    and plans the jobs that call this afterwards: no encode starts before
+    every clip opened."""
+    return checkpoints.sweep_check.get().output.manifest
+
+
+def after_sweep_check(**inputs):
+    """Named inputs of a job that must wait for the clip check: the clip,
+    and ``inputs`` (paths with wildcards). The manifest is an ancient input,
+    so a re-run check (a clip added) reruns no job of another clip."""
+
+    def wait_for_check(wildcards):
+        values = dict(wildcards.items())
+        named = {key: value.format(**values) for key, value in inputs.items()}
+        return {
+            "checked": ancient(sweep_check_manifest()),
+            "clip": CLIP_PATHS[wildcards.clip],
+            **named,
+        }
+
+    return wait_for_check
+
+
+def sweep_plan():
+    """(clip, codec, quality value) of every row, in row order: clips in
+    sources order, codecs in sweep_codecs order, quality values ascending."""
+    return [
+        [clip, codec, q]
+        for clip in CLIP_PATHS
+        for codec in SWEEP_CODECS
+        for q in workflow_config.ladder(config, codec)
+    ]
+
+
+def sweep_probes():
+    return [[clip, codec] for clip in CLIP_PATHS for codec in SWEEP_CODECS]
+
+
+def sweep_target(wildcards):
+    if not SOURCES:
+        raise WorkflowError(
+            "the sweep needs clips: snakemake sweep --config sources=DIR "
+            "(a directory of clips, or a sources sheet)"
+        )
+    return rules.sweep_gather.output.corpus
