@@ -85,6 +85,13 @@ def test_one_command_from_clips_to_real_models(clips, tmp_path):
         for name in (f"predictor_{codec}.onnx", f"predictor_{codec}_card.md"):
             assert (model / name).read_bytes() == (ROOT / "model" / name).read_bytes()
 
+    # verify checks the new models from the sweep's rows, without sweeping
+    rows = checkout / "results" / "sweep" / "corpus.jsonl"
+    verified = snakemake(
+        checkout, "--cores", "2", "verify", "--config", f"corpus={rows}"
+    )
+    assert verified.returncode == 0, verified.stderr[-3000:]
+
     # predict, then verify, with the new model
     done = subprocess.run(
         [
