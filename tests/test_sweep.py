@@ -334,3 +334,24 @@ def test_clips_to_real_models_and_a_corpus_beside_them(tmp_path):
     assert "| results/sweep/corpus.jsonl | 8 | 8 |" in report.replace("&#95;", "_")
     card = (checkout / "model" / "predictor_libx265_card.md").read_text()
     assert "`real-N=15`" in card
+
+
+def test_pick_crf_on_a_clip_prints_predicted_and_measured_vmaf(swept):
+    checkout, clips = swept
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "vmaf_predictor", "pick-crf"),
+            *("--source", str(clips / "rgb.mp4"), "--codec", "libx264"),
+            *("--target", "90", "--verify"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first.startswith("libx264: crf ") and "predicted" in first
+    assert re.match(
+        r"verified: encoded at crf \d+ \(.* kbit/s\), measured VMAF ", second
+    )
