@@ -6,13 +6,15 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 4
+# The demo and the sweep benchmark: the 2-core machine they were sized on.
+DEMO_CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 # Marker file: the venv matches the lock and the package metadata.
 READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify report test test-repro test-report test-faults test-slurm qemu-user lint pytest format bench lock clean
+.PHONY: help all_stubs verify report demo test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -27,6 +29,9 @@ report: $(READY)  ## figures and pages, then report.html (open it in a browser)
 	$(SNAKEMAKE) report_pages
 	$(BIN)/snakemake --report report.html report_pages
 
+demo: $(READY)  ## clips -> sweep -> real models in results/demo (model/ untouched); ~10 min on 2 cores
+	$(BIN)/python tools/demo.py --dir results/demo --cores $(DEMO_CORES)
+
 test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory pytest
@@ -40,6 +45,9 @@ test-report: $(READY)  ## the HTML report in headless Chromium (installed when m
 
 test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 10 killed builds; ~5 min
 	$(BIN)/pytest -m faults tests/test_faults.py
+
+test-sweep: $(READY)  ## the sweep's longer runs: default ladders twice, clips to models; ~5 min
+	$(BIN)/pytest -v -rA -m sweep tests/test_sweep_tier.py
 
 # Root: installs munge and Slurm from Debian when missing, runs slurmd.
 test-slurm: $(READY)  ## the workflow on a one-node Slurm it starts (profiles/slurm); ~8 min
@@ -76,6 +84,9 @@ format: $(READY)  ## rewrite code in the house style
 
 bench: $(READY)  ## print build timings: workflow vs one process, no-op rerun, verify
 	$(BIN)/python tools/benchmark.py
+
+bench-sweep: $(READY)  ## sweep throughput: snakemake sweep vs the same encodes by hand
+	$(BIN)/python tools/sweep_benchmark.py --cores $(DEMO_CORES)
 
 lock: $(READY)  ## re-pin envs/requirements.txt from envs/requirements.in
 	$(BIN)/pip install --quiet pip-tools

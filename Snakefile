@@ -1,6 +1,6 @@
 # The VMAF-predictor model factory: for each codec of config.yaml,
-# (split) -> corpus -> train -> export -> allowlist -> validate -> card ->
-# publish, then hash. Start with README.md and docs/architecture.md;
+# (sweep) -> (split) -> corpus -> train -> export -> allowlist -> validate ->
+# card -> publish, then hash. Start with README.md and docs/architecture.md;
 # `snakemake --cores 4` builds model/.
 
 from snakemake.utils import min_version
@@ -15,6 +15,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/sweep.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
 include: "rules/export.smk"
@@ -28,6 +29,8 @@ include: "rules/report.smk"
 
 wildcard_constraints:
     codec="|".join(CODECS),
+    clip=NAME_PATTERN,
+    q=r"\d+",
 
 
 rule all_stubs:

@@ -26,6 +26,8 @@ from vmaf_predictor.build import module_name
 from vmaf_predictor.build.code import module_files
 from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
+from vmaf_predictor.build.sources import NAME_PATTERN, SourcesError, list_sources
+from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 
 USAGE_ERROR = 2
@@ -64,6 +66,39 @@ except FileNotFoundError as error:
         workflow.config_settings.config, workflow.config_settings.configfiles
     )(("corpus",))
     stop(f"{source}: key corpus: {error}")
+# The clips to sweep (listed, not opened: the sweep_check job opens them).
+try:
+    SOURCES = (
+        list_sources(
+            config["sources"], Path(workflow.basedir) / "schemas/sources.schema.yaml"
+        )
+        if config["sources"]
+        else []
+    )
+except SourcesError as error:
+    source = workflow_config.key_source(
+        workflow.config_settings.config, workflow.config_settings.configfiles
+    )(("sources",))
+    stop(f"{source}: key sources: {error}")
+CLIP_PATHS = {source.name: source.path for source in SOURCES}
+SWEEP_CODECS = list(config["sweep_codecs"]) if SOURCES else []
+# The sweep's rows are one more corpus file for the split.
+SWEEP_CORPUS = "results/sweep/corpus.jsonl"
+FFMPEG_VERSION = None  # found when there are clips to sweep
+if SOURCES:
+    CORPUS_FILES.append(SWEEP_CORPUS)
+    try:
+        FFMPEG_VERSION = ffmpeg.ffmpeg_version(ffmpeg.locate(config["ffmpeg"]["path"]))
+    except (FileNotFoundError, ffmpeg.FFmpegError) as error:
+        stop(f"the sweep needs FFmpeg: {error}")
+# A real corpus (rows to split): given, swept, or both (then the split reads
+# the corpus's files and the sweep's rows).
+REAL_CORPUS = bool(CORPUS_FILES)
+CORPUS_PARAM = (
+    [config["corpus"], SWEEP_CORPUS]
+    if config["corpus"] and SOURCES
+    else config["corpus"] or (SWEEP_CORPUS if SOURCES else None)
+)
 
 
 onstart:
@@ -108,7 +143,7 @@ def split_manifest():
 
 def real_entry(codec):
     """The split's entry for ``codec``, or None (no corpus, or too few rows)."""
-    if not config["corpus"]:
+    if not REAL_CORPUS:
         return None
     manifest, content = split_manifest()
     entry = content["codecs"].get(codec)
@@ -139,7 +174,7 @@ def after_split(**inputs):
     """
 
     def wait_for_split(wildcards):
-        if config["corpus"]:
+        if REAL_CORPUS:
             split_manifest()
         values = dict(wildcards.items())
 
@@ -187,6 +222,75 @@ def report_inputs():
     """Everything `snakemake --report` shows, for the report_pages target."""
     pages = expand(rules.report_codec.output, codec=CODECS)
     pages += rules.report_overview.output
-    if config["corpus"]:
+    if REAL_CORPUS:
         pages += rules.report_corpus.output
+    pages += expand(rules.report_sweep.output, codec=SWEEP_CODECS)
     return pages
+
+
+# The sweep's inputs and params (rules/sweep.smk).
+
+
+def sweep_settings(*keys):
+    """The part of the sweep's settings that decides a job's bytes (a param:
+    changing another codec's or another step's setting reruns nothing here)."""
+
+    def settings(wildcards):
+        sweep = config["sweep"]
+        chosen = {"ffmpeg": config["ffmpeg"]["path"], "ffmpeg_version": FFMPEG_VERSION}
+        for key in keys:
+            if key in ("probe", "production"):
+                chosen[key] = {wildcards.codec: sweep[key][wildcards.codec]}
+            else:
+                chosen[key] = sweep[key]
+        return chosen
+
+    return settings
+
+
+def sweep_check_manifest():
+    """The check's manifest, once it has run; before, Snakemake runs it first
+    and plans the jobs that call this afterwards: no encode starts before
+    every clip opened."""
+    return checkpoints.sweep_check.get().output.manifest
+
+
+def after_sweep_check(**inputs):
+    """Named inputs of a job that must wait for the clip check: the clip,
+    and ``inputs`` (paths with wildcards). The manifest is an ancient input,
+    so a re-run check (a clip added) reruns no job of another clip."""
+
+    def wait_for_check(wildcards):
+        values = dict(wildcards.items())
+        named = {key: value.format(**values) for key, value in inputs.items()}
+        return {
+            "checked": ancient(sweep_check_manifest()),
+            "clip": CLIP_PATHS[wildcards.clip],
+            **named,
+        }
+
+    return wait_for_check
+
+
+def sweep_plan():
+    """(clip, codec, quality value) of every row, in row order: clips in
+    sources order, codecs in sweep_codecs order, quality values ascending."""
+    return [
+        [clip, codec, q]
+        for clip in CLIP_PATHS
+        for codec in SWEEP_CODECS
+        for q in workflow_config.ladder(config, codec)
+    ]
+
+
+def sweep_probes():
+    return [[clip, codec] for clip in CLIP_PATHS for codec in SWEEP_CODECS]
+
+
+def sweep_target(wildcards):
+    if not SOURCES:
+        raise WorkflowError(
+            "the sweep needs clips: snakemake sweep --config sources=DIR "
+            "(a directory of clips, or a sources sheet)"
+        )
+    return rules.sweep_gather.output.corpus

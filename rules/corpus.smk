@@ -21,7 +21,7 @@ checkpoint split:
         mem_mb=2000,
         runtime=30,
     params:
-        corpus=config["corpus"],
+        corpus=CORPUS_PARAM,
         codecs=config["codecs"],
         bad_rows=config["corpus_bad_rows"],
         max_line_bytes=config["corpus_max_line_bytes"],

@@ -104,3 +104,29 @@ rule report_corpus:
         runtime=5,
     script:
         "../scripts/stage.py"
+
+
+rule report_sweep:
+    """A swept codec's measurements: VMAF and bitrate against the quality
+    value, one line per clip."""
+    input:
+        code=code("report_sweep"),
+        corpus=rules.sweep_gather.output.corpus,
+    output:
+        figure=report(
+            "results/report/{codec}/sweep.png",
+            caption="../report/sweep.rst",
+            category="{codec}",
+            labels={"figure": "5. the sweep"},
+        ),
+    log:
+        "logs/report_sweep/{codec}.log",
+    benchmark:
+        "benchmarks/report_sweep/{codec}.tsv"
+    # matplotlib over the sweep's rows: about a second.
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/stage.py"

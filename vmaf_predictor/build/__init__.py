@@ -1,7 +1,7 @@
 """The build stages, one module each, named in graph order.
 
-    s1_split -> s2_corpus -> s3_train -> s4_export -> s5_allowlist
-             -> s6_validate -> s7_card -> (publish) -> s8_hash
+    (s0_sweep + s0_encode) -> s1_split -> s2_corpus -> s3_train -> s4_export
+        -> s5_allowlist -> s6_validate -> s7_card -> (publish) -> s8_hash
 
 Each stage module has ``run(input, output, params, codec) -> str``: the
 Snakemake rule of the same name calls it through ``scripts/stage.py`` with the
@@ -20,6 +20,11 @@ from collections.abc import Callable
 
 # Rule name -> "module.function" that does the rule's work, in graph order.
 STAGES: dict[str, str] = {
+    "sweep_check": "s0_sweep.run_check",
+    "sweep_clip": "s0_sweep.run_clip",
+    "sweep_probe": "s0_sweep.run_probe",
+    "sweep_encode": "s0_encode.run",
+    "sweep_gather": "s0_sweep.run_gather",
     "split": "s1_split.run",
     "corpus": "s2_corpus.run",
     "train": "s3_train.run",
@@ -31,6 +36,7 @@ STAGES: dict[str, str] = {
     "report_codec": "report.run_codec",
     "report_overview": "report.run_overview",
     "report_corpus": "report.run_corpus",
+    "report_sweep": "report_sweep.run",
     "verify": "verify.run",
 }
 

@@ -11,6 +11,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vmaf_predictor.config_file import fill_defaults
+
 Key = tuple[Any, ...]
 Source = Callable[[Key], str]
 
@@ -128,6 +130,7 @@ def validate(
     reported = {path for path, _ in problems}
     problems += [p for p in map(_problems, errors) if p[0] not in reported]
     if not problems:
+        fill_defaults(config, schema)
         problems += _codec_problems(config["codecs"])
         for codec in config.get("train_overrides", {}):
             if codec not in config["codecs"]:
@@ -135,13 +138,68 @@ def validate(
                 problems.append(
                     (path, f"key {_dotted(path)}: not a codec of the registry")
                 )
+        problems += sweep_problems(config)
     if problems:
         raise ConfigError(
             "\n".join(f"{source(path)}: {text}" for path, text in problems)
         )
-    for key, spec in schema["properties"].items():
-        if "default" in spec:
-            config.setdefault(key, spec["default"])
+
+
+def ladder(config: Mapping[str, Any], codec: str) -> list[int]:
+    """The quality values swept for ``codec`` (``sweep_ladder``), ascending."""
+    spec = config["sweep_ladder"][codec]
+    if isinstance(spec, Mapping):
+        first, last, step = (int(spec[key]) for key in ("first", "last", "step"))
+        return list(range(first, last + 1, max(step, 1)))
+    return sorted({int(value) for value in spec})
+
+
+def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
+    """With clips to sweep (``sources``), what stops the sweep's settings
+    from working, each naming its key: a swept codec outside the registry or
+    without a software encoder (a hardware one says what it needs), a ladder
+    of another codec, a ladder outside its codec's quality range."""
+    from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS, hardware_problem
+
+    if not config.get("sources"):
+        return []
+    problems: list[tuple[Key, str]] = []
+    for codec in config["sweep_codecs"]:
+        if codec not in config["codecs"]:
+            text = (
+                f"key sweep_codecs: {codec} is not a codec of the registry "
+                f"(known: {', '.join(config['codecs'])})"
+            )
+            problems.append((("sweep_codecs",), text))
+        elif codec not in SOFTWARE_CODECS:
+            text = f"key sweep_codecs: {hardware_problem(codec)}"
+            problems.append((("sweep_codecs",), text))
+        elif codec not in config["sweep_ladder"]:
+            text = f"key sweep_ladder: no ladder for {codec}"
+            problems.append((("sweep_ladder",), text))
+    for codec, spec in config["sweep_ladder"].items():
+        path = ("sweep_ladder", codec)
+        if codec not in SOFTWARE_CODECS:
+            text = (
+                f"key {_dotted(path)}: not one of the swept encoders "
+                f"({', '.join(SOFTWARE_CODECS)})"
+            )
+            problems.append((path, text))
+            continue
+        if codec not in config["sweep_codecs"] or codec not in config["codecs"]:
+            continue
+        low, high = config["codecs"][codec]["quality_range"]
+        values = ladder(config, codec)
+        if not values:
+            problems.append((path, f"key {_dotted(path)}: no quality value in {spec}"))
+        outside = [v for v in values if not low <= v <= high]
+        if outside:
+            text = (
+                f"key {_dotted(path)}: {outside} outside the codec's "
+                f"quality_range [{low:g}, {high:g}]"
+            )
+            problems.append((path, text))
+    return problems
 
 
 def train_settings(config: Mapping[str, Any], codec: str) -> dict[str, Any]:

@@ -94,6 +94,9 @@ class SplitReport:
     """What was read, kept and dropped: the corpus report."""
 
     files: list[str]
+    # Per file, [rows read, rows kept]: several files (a corpus and the
+    # sweep's rows) say how many came from each.
+    file_rows: dict[str, list[int]] = field(default_factory=dict)
     rows_read: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -105,8 +108,12 @@ class SplitReport:
     digest: str = ""  # sha256 over the tables' digests
 
 
-def corpus_files(path: str | Path) -> list[Path]:
-    """A JSONL file, or the ``*.jsonl`` shards below a directory, sorted."""
+def corpus_files(path: str | Path | list[str | Path]) -> list[Path]:
+    """A JSONL file, or the ``*.jsonl`` shards below a directory, sorted; or
+    those of each of several such paths, in order (a corpus and the sweep's
+    rows)."""
+    if isinstance(path, (list, tuple)):
+        return [file for each in path for file in corpus_files(each)]
     path = Path(path)
     if path.is_dir():
         shards = sorted(path.rglob("*.jsonl"))
@@ -756,6 +763,8 @@ def split(
             report.bad_total += len(chunk.bad)
             lines_before[path] += chunk.lines
             report.rows_read += chunk.rows
+            counts = report.file_rows.setdefault(str(path), [0, 0])
+            counts[0] += chunk.rows
             dropped.update(chunk.dropped)
             unknown.update(chunk.unknown)
             for codec, (values, src, probe) in chunk.kept.items():
@@ -763,6 +772,7 @@ def split(
                     tables[codec] = _Table(out_dir, codec)
                 tables[codec].add(values, src, probe)
                 report.kept += len(src)
+                counts[1] += len(src)
         if report.bad_total and not keep_all:
             raise CorpusError(_bad_rows_message(corpus, report))
         for codec in sorted(tables):
@@ -824,6 +834,13 @@ def write_report(
         f"| {_md(c)} | {e.rows} | {'probe' if e.probe else 'stand-in'} | {e.sha256} |"
         for c, e in report.codecs.items()
     ]
+    per_file = []  # several files (a corpus and the sweep's rows): each one's rows
+    if len(report.files) > 1:
+        per_file = ["| file | rows read | rows kept |", "|---|---|---|"]
+        per_file += [
+            f"| {_md(f)} | {n[0]} | {n[1]} |" for f, n in report.file_rows.items()
+        ]
+        per_file.append("")
     lines = [
         "# Corpus report",
         "",
@@ -831,6 +848,7 @@ def write_report(
         "",
         f"Files read ({len(report.files)}): {', '.join(map(_md, report.files))}",
         "",
+        *per_file,
         f"Rows read: {report.rows_read}; kept: {report.kept}; "
         f"dropped: {sum(report.dropped.values())}; bad: {report.bad_total}",
         "",

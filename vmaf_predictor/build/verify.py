@@ -157,8 +157,9 @@ def regenerate(
         shutil.rmtree(stale, ignore_errors=True)
     area = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
     config = dict(config)
-    if config.get("corpus"):
-        config["corpus"] = str(Path(config["corpus"]).resolve())
+    for key in ("corpus", "sources"):  # paths as the rebuild sees them
+        if config.get(key):
+            config[key] = str(Path(config[key]).resolve())
     # The Snakefile reads "config.yaml" from its working directory.
     (area / "config.yaml").write_text(yaml.safe_dump(config))
     command = [

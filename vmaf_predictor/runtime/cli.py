@@ -1,9 +1,19 @@
-"""Command line: predicted VMAF for a shot, or the CRF that meets a target.
+"""Command line: predicted VMAF for a shot, the CRF that meets a target, and
+the features of a clip.
 
     python -m vmaf_predictor predict  --codec libx264 --crf 30 --bitrate 3000 \\
         --width 1920 --height 1080 --fps 24
     python -m vmaf_predictor pick-crf --codec libx264 --target 93 --bitrate 3000 \\
         --width 1920 --height 1080 --fps 24 [--json]
+    python -m vmaf_predictor features CLIP --codec libx264 [--json]
+    python -m vmaf_predictor pick-crf --source CLIP --codec libx264 --target 93 \\
+        [--verify] [--json]
+
+With a clip (``features``, ``--source``), the features are measured exactly
+as the sweep measures them (one probe encode, one analysis pass; FFmpeg and
+settings from config.yaml, or ``--config FILE``); ``--verify`` then encodes
+the clip at the chosen value with the sweep's production settings and scores
+it with libvmaf.
 
 A value outside its domain (not finite, --crf outside the codec's quality
 range, --bitrate/--fps/--duration not > 0, --width/--height not >= 1,
@@ -53,13 +63,25 @@ class Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    shared = Parser(add_help=False)
-    shared.add_argument("--codec", required=True, help="codec adapter, e.g. libx264")
-    shared.add_argument("--bitrate", type=float, required=True, help="probe kbps")
-    shared.add_argument("--width", type=int, required=True)
-    shared.add_argument("--height", type=int, required=True)
-    shared.add_argument("--fps", type=float, required=True)
-    shared.add_argument("--duration", type=float, default=5.0, help="shot seconds")
+    settings = Parser(add_help=False)
+    settings.add_argument("--codec", required=True, help="codec adapter, e.g. libx264")
+    settings.add_argument(
+        "--config",
+        type=Path,
+        help="config.yaml whose sweep settings measure a clip (default: the "
+        "checkout's)",
+    )
+    settings.add_argument("--json", action="store_true", help="print JSON")
+    shared = Parser(add_help=False, parents=[settings])
+    shot = shared.add_argument_group(
+        "the shot: a clip to measure (--source), or its probe figures"
+    )
+    shot.add_argument("--source", type=Path, help="a clip (one shot): measured")
+    shot.add_argument("--bitrate", type=float, help="probe kbps")
+    shot.add_argument("--width", type=int)
+    shot.add_argument("--height", type=int)
+    shot.add_argument("--fps", type=float)
+    shot.add_argument("--duration", type=float, default=5.0, help="shot seconds")
     source = shared.add_mutually_exclusive_group()
     source.add_argument(
         "--model-dir",
@@ -70,7 +92,6 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--analytical", action="store_true", help="use the fallback curve, no model"
     )
-    shared.add_argument("--json", action="store_true", help="print JSON")
     top = Parser(
         prog="python -m vmaf_predictor",
         description=__doc__,
@@ -81,16 +102,36 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--crf", type=float, required=True, help="quality value")
     pick = commands.add_parser("pick-crf", parents=[shared], help="CRF for a target")
     pick.add_argument("--target", type=float, required=True, help="target VMAF")
+    pick.add_argument(
+        "--verify",
+        action="store_true",
+        help="with --source: encode at the chosen value and score it (libvmaf)",
+    )
+    features = commands.add_parser(
+        "features", parents=[settings], help="the measured features of a clip"
+    )
+    features.add_argument("clip", type=Path, help="the clip (one shot)")
     return top
+
+
+SHOT_FIGURES = ("bitrate", "width", "height", "fps")
 
 
 def run(args: argparse.Namespace) -> dict:
     # Every value is checked before any file is opened: a bad value is named
     # even when the model is missing.
     entry = lookup_codec(args.codec)
-    features = encode_features(
-        args.bitrate, args.fps, args.width, args.height, args.duration
-    )
+    if args.command == "features":
+        return features_of(args)
+    if args.source is None:
+        missing = [f"--{n}" for n in SHOT_FIGURES if getattr(args, n) is None]
+        if missing:
+            raise ValueError(f"give --source CLIP, or {', '.join(missing)}")
+        if getattr(args, "verify", False):
+            raise ValueError("--verify needs --source CLIP (a clip to encode)")
+        features = encode_features(
+            args.bitrate, args.fps, args.width, args.height, args.duration
+        )
     if args.command == "predict":
         quality_value(entry, args.crf)
     else:
@@ -98,6 +139,17 @@ def run(args: argparse.Namespace) -> dict:
     model = None if args.analytical else model_path_for(args.codec, args.model_dir)
     predictor = Predictor(model)
     source = str(model) if model else "analytical curve"
+    if args.source is not None and args.command == "pick-crf":
+        pick = predictor.pick_crf_for_clip(
+            args.source, args.target, args.codec, verify=args.verify, config=args.config
+        )
+        return {**pick.to_json(), "source": source}
+    if args.source is not None:
+        from vmaf_predictor.runtime.clip import measure_features, sweep_settings
+
+        features = measure_features(
+            args.source, args.codec, sweep_settings(args.config)
+        )
     if args.command == "predict":
         vmaf = predictor.predict_vmaf(features, args.crf, args.codec)
         return {"codec": args.codec, "crf": args.crf, "vmaf": vmaf, "source": source}
@@ -105,24 +157,48 @@ def run(args: argparse.Namespace) -> dict:
     return {"codec": args.codec, **asdict(choice), "source": source}
 
 
+def features_of(args: argparse.Namespace) -> dict:
+    from vmaf_predictor.runtime.clip import measure_features, sweep_settings
+
+    features = measure_features(args.clip, args.codec, sweep_settings(args.config))
+    return {"clip": str(args.clip), "codec": args.codec, "features": features}
+
+
 def text(result: dict) -> str:
+    if "features" in result and "crf" not in result:
+        width = max(map(len, result["features"]))
+        lines = [f"{result['clip']} ({result['codec']}):"]
+        lines += [f"  {n:<{width}}  {v:g}" for n, v in result["features"].items()]
+        return "\n".join(lines)
     if "vmaf" in result:
         return (
             f"{result['codec']} at crf {result['crf']:g}: predicted VMAF "
             f"{result['vmaf']:.2f} ({result['source']})"
         )
     if not result["met"]:
-        return (
+        line = (
             f"{result['codec']}: no quality value reaches VMAF "
             f"{result['target_vmaf']:g}; the best, crf {result['crf']}, predicts "
             f"{result['predicted_vmaf']:.2f} ({result['source']})"
         )
-    return (
-        f"{result['codec']}: crf {result['crf']} is the highest quality value "
-        f"meeting VMAF {result['target_vmaf']:g} (predicted "
-        f"{result['predicted_vmaf']:.2f}, {result['model_calls']} model calls; "
-        f"{result['source']})"
-    )
+    else:
+        line = (
+            f"{result['codec']}: crf {result['crf']} is the highest quality value "
+            f"meeting VMAF {result['target_vmaf']:g} (predicted "
+            f"{result['predicted_vmaf']:.2f}, {result['model_calls']} model calls; "
+            f"{result['source']})"
+        )
+    verified = result.get("verify")
+    if verified is not None and verified["exit_status"] == 0:
+        line += (
+            f"\nverified: encoded at crf {result['crf']} "
+            f"({verified['bitrate_kbps']:g} kbit/s), measured VMAF "
+            f"{verified['measured_vmaf']:.2f} (predicted "
+            f"{result['predicted_vmaf']:.2f})"
+        )
+    elif verified is not None:
+        line += f"\nverify failed: {verified['error']}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         flag = FLAGS.get(error.argument, error.argument)
         print(f"error: {error.message(flag)}", file=sys.stderr)
         return USAGE_ERROR
-    except (ValueError, OSError) as error:  # ModelError is a ValueError
+    # ModelError, FFmpeg's ClipError and MeasureError are ValueError or
+    # RuntimeError; FileNotFoundError is an OSError.
+    except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     # Strict JSON: a NaN or infinity would be a bug, never printed as NaN.

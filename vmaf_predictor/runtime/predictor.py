@@ -6,6 +6,7 @@ predictor = Predictor("model/predictor_libx264.onnx")   # or Predictor() for the
 features = encode_features(bitrate_kbps=3000, fps=24, width=1920, height=1080)
 predictor.predict_vmaf(features, crf=30, codec="libx264")
 predictor.pick_crf(features, target_vmaf=93, codec="libx264")
+predictor.pick_crf_for_clip("shot.mkv", target_vmaf=93, codec="libx264", verify=True)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -30,6 +32,9 @@ from vmaf_predictor.runtime.features import (
 )
 from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.session import open_session, predict
+
+if TYPE_CHECKING:
+    from vmaf_predictor.runtime.clip import ClipPick
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / names.MODEL_DIR
@@ -214,6 +219,29 @@ class Predictor:
             else:
                 bad = middle
         return CrfChoice(good, best_vmaf, target_vmaf, True, calls)
+
+    def pick_crf_for_clip(
+        self,
+        clip: str | Path,
+        target_vmaf: float,
+        codec: str,
+        *,
+        verify: bool = False,
+        config: str | Path | None = None,
+    ) -> ClipPick:
+        """:meth:`pick_crf` for a clip: its features measured as the sweep
+        measures them (one probe encode, one analysis pass; the sweep's
+        settings from ``config``, default the checkout's config.yaml). With
+        ``verify``, the clip is then encoded at the chosen value with the
+        sweep's production settings and scored with libvmaf
+        (``.measured_vmaf``). See :mod:`vmaf_predictor.runtime.clip`."""
+        from vmaf_predictor.runtime import clip as clips
+
+        lookup_codec(codec)
+        settings = clips.sweep_settings(config)
+        return clips.pick_crf_for_clip(
+            self, clip, target_vmaf, codec, verify_choice=verify, settings=settings
+        )
 
     def _predict(
         self, features: Mapping[str, float], crfs: list[float], codec: Codec
