@@ -4,6 +4,8 @@
         --width 1920 --height 1080 --fps 24
     python -m vmaf_predictor pick-crf --codec libx264 --target 93 --bitrate 3000 \\
         --width 1920 --height 1080 --fps 24 [--json]
+    python -m vmaf_predictor evaluate CORPUS [--models DIR] [--json] \\
+        [--predictions FILE]
 
 A value outside its domain (not finite, --crf outside the codec's quality
 range, --bitrate/--fps/--duration not > 0, --width/--height not >= 1,
@@ -41,6 +43,8 @@ FLAGS = {
     "width": "--width",
     "height": "--height",
     "duration_s": "--duration",
+    "models": "--models",
+    "corpus": "CORPUS",
 }
 USAGE_ERROR = 2
 
@@ -81,10 +85,37 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--crf", type=float, required=True, help="quality value")
     pick = commands.add_parser("pick-crf", parents=[shared], help="CRF for a target")
     pick.add_argument("--target", type=float, required=True, help="target VMAF")
+    score = commands.add_parser(
+        "evaluate",
+        help="score the models on a corpus's rows, beside the analytical curve",
+        description="Per codec with rows in CORPUS (a Phase A JSONL file or a "
+        "directory of shards, read with the training rules): rows, RMSE, PLCC, "
+        "SROCC, max absolute error and mean signed error of the model and of "
+        "the analytical fallback curve. Codecs without rows or without a model "
+        "are skipped and listed; a synthetic-stub model is marked.",
+    )
+    score.add_argument("corpus", metavar="CORPUS", help="JSONL file or directory")
+    score.add_argument(
+        "--models",
+        type=Path,
+        default=MODEL_DIR,
+        help="directory of predictor_<codec>.onnx (default: the committed model/)",
+    )
+    score.add_argument("--json", action="store_true", help="print JSON")
+    score.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="FILE",
+        help="write a CSV line per row: src,encoder,crf,vmaf_score,predicted",
+    )
     return top
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.command == "evaluate":
+        from vmaf_predictor.runtime import evaluate
+
+        return evaluate.evaluate(args.corpus, args.models, args.predictions)
     # Every value is checked before any file is opened: a bad value is named
     # even when the model is missing.
     entry = lookup_codec(args.codec)
@@ -106,6 +137,10 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def text(result: dict) -> str:
+    if "codecs" in result:
+        from vmaf_predictor.runtime import evaluate
+
+        return evaluate.text(result)
     if "vmaf" in result:
         return (
             f"{result['codec']} at crf {result['crf']:g}: predicted VMAF "
