@@ -127,9 +127,7 @@ def test_a_stub_card_says_its_split_is_by_row(trained_x264, onnx_x264):
     assert "Split by row: on 20 held-out rows" in text and "## Baselines" in text
 
 
-def test_a_real_model_the_parametric_curve_beats_says_so_first(
-    trained_x264, onnx_x264
-):
+def test_a_real_model_the_parametric_curve_beats_says_so_first(trained_x264, onnx_x264):
     figures = {
         name: {"rmse": rmse, "plcc": 0.5, "srocc": 0.5, "max_abs_error": 9.0,
                "mean_signed_error": 0.0}
@@ -137,7 +135,8 @@ def test_a_real_model_the_parametric_curve_beats_says_so_first(
                            ("analytical", 11.0), ("parametric", 7.0))
     }  # fmt: skip
     evaluation = {"split": "source", "groups": 8, "folds": 5, "rows": 48,
-                  "figures": figures, "winner": "parametric", "seed_rmse": []}  # fmt: skip
+                  "figures": figures, "winner": "parametric",
+                  "seed_rmse": []}  # fmt: skip
     metrics = {**figures["model"], "rmse_unmeasured": 9.0}
     model = dataclasses.replace(
         trained_x264, n_holdout=0, evaluation=evaluation, metrics=metrics

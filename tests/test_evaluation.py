@@ -1,6 +1,7 @@
 """Grouped evaluation and the baselines (vmaf_predictor.build.evaluation)."""
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_the_parametric_baseline_never_rises_with_crf():
     fitted = ev.fit_logistic(rows, rising)
     assert fitted.params[1] == 0.0
     predicted = fitted.predict(rows)
-    assert all(b <= a for a, b in zip(predicted, predicted[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(predicted))
 
 
 def test_the_winner_is_the_lowest_rmse_and_the_model_on_a_tie():
@@ -130,7 +131,6 @@ def test_the_fold_mean_figures_are_a_hand_computation_on_the_same_folds(
     x264, grouped_x264
 ):
     table = real_table(x264)
-    rows = table[list(FEATURE_NAMES)].to_numpy()
     targets = table["vmaf"].tolist()
     folds = ev.grouped_folds(table["src"].tolist(), 5, 42)
     pooled = [0.0] * len(targets)
@@ -139,6 +139,8 @@ def test_the_fold_mean_figures_are_a_hand_computation_on_the_same_folds(
         mean = sum(targets[i] for i in train_idx) / len(train_idx)
         for i in held:
             pooled[i] = mean
-    rmse = math.sqrt(sum((p - t) ** 2 for p, t in zip(pooled, targets)) / 24)
+    rmse = math.sqrt(
+        sum((p - t) ** 2 for p, t in zip(pooled, targets, strict=True)) / 24
+    )
     figures = grouped_x264.evaluation["figures"]["fold mean"]
     assert figures["rmse"] == pytest.approx(rmse, abs=1e-6)
