@@ -144,3 +144,37 @@ def test_the_fold_mean_figures_are_a_hand_computation_on_the_same_folds(
     )
     figures = grouped_x264.evaluation["figures"]["fold mean"]
     assert figures["rmse"] == pytest.approx(rmse, abs=1e-6)
+
+
+def _columns(table):
+    features = table[list(FEATURE_NAMES)].to_numpy()
+    return train.network.model_inputs(features), table["vmaf"].tolist()
+
+
+def test_monitoring_rows_never_changes_the_training(x264, settings):
+    columns, targets = _columns(real_table(x264))
+    short = dataclasses.replace(settings, epochs=10)
+    plain = train.fit(columns, targets, range(18), short)
+    watched = train.fit(columns, targets, range(18), short, monitor=range(18, 24))
+    assert plain.model.weights_as_lists() == watched.model.weights_as_lists()
+    assert len(watched.monitor_curve) == 10 and plain.monitor_curve == []
+
+
+def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, settings):
+    table = real_table(x264, sources=6)
+    columns, targets = _columns(table)
+    sources = table["src"].tolist()
+    short = dataclasses.replace(settings, epochs=60)
+    stopped = train.fit_early_stopped(columns, targets, range(36), sources, short)
+    inner = ev.grouped_folds(sources, ev.INNER_FOLDS, short.seed)
+    curve = train.fit(
+        columns, targets, inner.training(0, 36), short, monitor=inner.held_out[0]
+    ).monitor_curve
+    assert len(stopped.loss_curve) == curve.index(min(curve)) + 1 <= 60
+
+
+def test_without_two_sources_early_stopping_trains_every_epoch(x264, settings):
+    columns, targets = _columns(real_table(x264))
+    short = dataclasses.replace(settings, epochs=7)
+    fitted = train.fit_early_stopped(columns, targets, range(24), [""] * 24, short)
+    assert len(fitted.loss_curve) == 7

@@ -43,6 +43,9 @@ BASELINE_TEXT = {
     "analytical": "analytical fallback curve",
     "parametric": "logistic curve 100*sigmoid(a + b*crf + c*log bpp), b <= 0",
 }
+# Early stopping holds out the first of this many grouped folds of the
+# training rows (s3_train.fit_early_stopped).
+INNER_FOLDS = 5
 _LN10 = 2.302585092994046  # the double nearest ln 10
 _COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 

@@ -276,6 +276,7 @@ class Fit:
     std: list[float]
     target_scale: tuple[float, float]
     loss_curve: list[float]
+    monitor_curve: list[float] = dataclasses.field(default_factory=list)
 
     def inputs(self, columns: np.ndarray) -> torch.Tensor:
         return normalised(columns, self.mean, self.std)
@@ -305,10 +306,12 @@ def fit(
     targets: Sequence[float],
     train_idx: Sequence[int],
     settings: TrainSettings,
+    monitor: Sequence[int] = (),
 ) -> Fit:
     """Train the network on the ``train_idx`` rows of ``columns`` (the
     network's columns, :func:`network.model_inputs`); its weights are then
-    rounded to float32, the export rule."""
+    rounded to float32, the export rule. With ``monitor`` rows, their MSE
+    after each epoch is kept in ``Fit.monitor_curve`` (they never train)."""
     mean, std = normalisation(columns[list(train_idx)].tolist())
     x_train = normalised(columns, mean, std)[list(train_idx)]
     y_train = torch.tensor(targets, dtype=torch.float64)[list(train_idx)]
@@ -326,7 +329,10 @@ def fit(
         settings.hidden, settings.crf_knots, rng, target_scale
     )
     optimiser = Adam(model.theta, settings)
-    loss_curve = []
+    loss_curve: list[float] = []
+    monitor_curve: list[float] = []
+    x_monitor = normalised(columns[list(monitor)], mean, std) if monitor else None
+    y_monitor = torch.tensor([targets[i] for i in monitor], dtype=torch.float64)
     order = list(range(len(train_idx)))
     for _ in range(settings.epochs):
         _shuffle(order, rng)
@@ -344,9 +350,40 @@ def fit(
             optimiser.step(grad)
             epoch_losses.append(loss.item())
         loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
+        if monitor:
+            with torch.no_grad():
+                monitor_curve.append(mse(model.forward(x_monitor), y_monitor).item())
     with torch.no_grad():
         model.theta.copy_(model.theta.float().double())
-    return Fit(model, mean, std, target_scale, loss_curve)
+    return Fit(model, mean, std, target_scale, loss_curve, monitor_curve)
+
+
+def fit_early_stopped(
+    columns: np.ndarray,
+    targets: Sequence[float],
+    train_idx: Sequence[int],
+    sources: Sequence[str],
+    settings: TrainSettings,
+) -> Fit:
+    """Early stopping on a grouped validation fold (real corpora).
+
+    The training rows' sources are split as the evaluation splits them
+    (:func:`evaluation.grouped_folds`, seeded); the network is trained on all
+    but the first inner fold for up to ``settings.epochs`` epochs, and the
+    epoch with the lowest MSE on that fold (the first on a tie) is the number
+    of epochs the network is then trained for on all ``train_idx`` rows.
+    Without two sources among the rows, the full ``settings.epochs``.
+    """
+    train_idx = list(train_idx)
+    names = [sources[i] for i in train_idx]
+    if len(set(names)) < 2:
+        return fit(columns, targets, train_idx, settings)
+    inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
+    held = [train_idx[j] for j in inner.held_out[0]]
+    rest = [train_idx[j] for j in inner.training(0, len(train_idx))]
+    curve = fit(columns, targets, rest, settings, monitor=held).monitor_curve
+    best = min(range(len(curve)), key=lambda e: (curve[e], e)) + 1
+    return fit(columns, targets, train_idx, dataclasses.replace(settings, epochs=best))
 
 
 @dataclass(frozen=True)
@@ -355,6 +392,8 @@ class EvaluationSettings:
 
     folds: int  # k = min(folds, sources)
     seeds: int  # training seeds whose grouped RMSE spread the card reports
+    # Epochs by early stopping on a grouped validation fold (fit_early_stopped)
+    early_stopping: bool = False
 
 
 def cross_validate(
@@ -383,7 +422,10 @@ def cross_validate(
         predicted = [0.0] * n
         for k, held in enumerate(folds.held_out):
             train_idx = folds.training(k, n)
-            fitted = fit(columns, targets, train_idx, seeded)
+            if evaluation.early_stopping:
+                fitted = fit_early_stopped(columns, targets, train_idx, sources, seeded)
+            else:
+                fitted = fit(columns, targets, train_idx, seeded)
             for i, p in zip(held, fitted.predict(columns[held]), strict=True):
                 predicted[i] = p
             if offset == 0:
@@ -437,9 +479,15 @@ def train(
         train_idx, holdout_idx = split_indices(
             len(targets), settings.holdout_fraction, settings.seed
         )
+        fitted = fit(columns, targets, train_idx, settings)
     else:
         train_idx, holdout_idx = list(range(len(targets))), []
-    fitted = fit(columns, targets, train_idx, settings)
+        sources = table["src"].astype(str).tolist() if "src" in table else []
+        sources = sources or [""] * len(targets)
+        if evaluation.early_stopping:
+            fitted = fit_early_stopped(columns, targets, train_idx, sources, settings)
+        else:
+            fitted = fit(columns, targets, train_idx, settings)
 
     crfs = [row[0] for row in features]
     check_inputs = [
@@ -480,11 +528,8 @@ def train(
         if entry is None:
             raise ValueError("grouped evaluation needs the codec's registry entry")
         predictions = bare_predictions = []
-        sources = table["src"].astype(str).tolist() if "src" in table else []
-        scored = cross_validate(
-            entry, features, targets, sources or [""] * len(targets), settings,
-            evaluation,
-        )  # fmt: skip
+        scored = cross_validate(entry, features, targets, sources, settings, evaluation)
+        scored["epochs"] = len(fitted.loss_curve)
         learner = scored["figures"][ev.LEARNER]
         figures = {
             key: learner[key]

@@ -95,7 +95,7 @@ def render(
         (
             "training",
             f"Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), "
-            f"batch {s.batch_size}, {s.epochs} epochs, MSE on VMAF, seed {s.seed}, "
+            f"batch {s.batch_size}, {_epochs(trained)}, MSE on VMAF, seed {s.seed}, "
             f"float64; each optional measurement of each row left out (sent as "
             f"{NOT_MEASURED}) with probability {s.unmeasured_rate:g} per epoch",
         ),
@@ -168,6 +168,17 @@ print(float(vmaf[0, 0]))
 
 {_limitations(stub, corpus, trained)}
 """
+
+
+def _epochs(trained: TrainedModel) -> str:
+    epochs = trained.evaluation.get("epochs")
+    if epochs is None or epochs == trained.settings.epochs:
+        return f"{trained.settings.epochs} epochs"
+    return (
+        f"{epochs} epochs (early stopping: the count with the lowest MSE on a "
+        f"grouped validation fold of the rows, at most {trained.settings.epochs}; "
+        "each cross-validation fold chose its own)"
+    )
 
 
 def _rows_line(trained: TrainedModel, corpus: CorpusInfo) -> str:
