@@ -93,9 +93,13 @@ def run(config: dict[str, Any], out: Path, codecs: list[str], rules: tuple) -> N
                 ),
             ),
             "train": (
-                Files(table=f["table"]),
+                Files(table=f["table"], info=f["info"]),
                 Files(trained=f["trained"]),
-                Files(settings=workflow_config.train_settings(config, codec)),
+                Files(
+                    settings=workflow_config.train_settings(config, codec),
+                    codec=config["codecs"][codec],
+                    evaluation=config["evaluation"],
+                ),
             ),
             "export": (
                 Files(trained=f["trained"]),
