@@ -71,7 +71,7 @@ def test_one_command_from_clips_to_real_models(clips, tmp_path):
     swept codec; the other codecs stay their committed stubs."""
     all_codecs = list(yaml.safe_load((ROOT / "config.yaml").read_text())["codecs"])
     checkout = copy_workflow(tmp_path / "c", codecs=all_codecs)
-    ladder = {codec: {"first": 20, "last": 44, "step": 6} for codec in SWEPT}
+    ladder = {codec: {"first": 20, "last": 38, "step": 6} for codec in SWEPT}
     settings = yaml.safe_load((checkout / "config.yaml").read_text())
     settings["sweep_ladder"] = ladder
     (checkout / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
