@@ -134,3 +134,39 @@ def test_a_hardware_codec_names_what_it_needs():
     assert "NVIDIA GPU" in message and "/dev/nvidia0" in message
     assert "stays a synthetic stub" in message
     assert "Intel GPU" in hardware_problem("av1_qsv")
+
+
+def test_an_encode_short_of_frames_is_run_again(tiny, settings, monkeypatch):
+    """libvvenc through FFmpeg 9 now and then exits 0 without a packet: the
+    probe and the encode are run again, and a success gives the same bytes."""
+    from vmaf_predictor.runtime import encode
+
+    expected = measure.measure(tiny["bars"], "libx264", settings)[0]
+    real_probe, calls = measure._probe_once, []
+
+    def flaky_probe(*args):
+        calls.append(1)
+        done, sizes, types = real_probe(*args)
+        return (done, (), "") if len(calls) == 1 else (done, sizes, types)
+
+    monkeypatch.setattr(measure, "_probe_once", flaky_probe)
+    assert measure.measure(tiny["bars"], "libx264", settings)[0] == expected
+    assert len(calls) == 2
+
+    real_encode, attempts = encode._encode_and_score_once, []
+
+    def flaky_encode(*args):
+        attempts.append(1)
+        result = real_encode(*args)
+        if len(attempts) < 3:
+            result.frames, result.vmaf_score = 0, None
+        return result
+
+    monkeypatch.setattr(encode, "_encode_and_score_once", flaky_encode)
+    scored = encode.encode_and_score(tiny["bars"], "libx264", 30, settings, 12)
+    assert scored.exit_status == 0 and scored.frames == 12 and len(attempts) == 3
+    attempts.clear()
+    monkeypatch.setattr(ff, "ATTEMPTS", 2)
+    failed = encode.encode_and_score(tiny["bars"], "libx264", 30, settings, 12)
+    assert failed.exit_status == 1 and failed.vmaf_score is None
+    assert "libvmaf scored 0 frames, the source has 12" in failed.error

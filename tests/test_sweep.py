@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from checkout import copy_workflow
+from checkout import ROOT, copy_workflow
 from clips import make_tiny_clips
 from workflow_runs import real_rows, snakemake, write_corpus
 
@@ -342,9 +342,7 @@ def test_pick_crf_on_a_clip_prints_predicted_and_measured_vmaf(swept):
         [
             *(sys.executable, "-m", "vmaf_predictor", "pick-crf"),
             *("--source", str(clips / "rgb.mp4"), "--codec", "libx264"),
-            *("--target", "90", "--verify"),
-            # the committed stubs: this checkout swept, it trained nothing
-            *("--model-dir", str(Path(__file__).resolve().parents[1] / "model")),
+            *("--target", "90", "--verify", "--model-dir", str(ROOT / "model")),
         ],
         capture_output=True,
         text=True,

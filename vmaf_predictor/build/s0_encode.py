@@ -16,6 +16,7 @@ from typing import Any
 
 from vmaf_predictor.build.jobs import write_atomic
 from vmaf_predictor.runtime import encode
+from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.encoders import SweepSettings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
         probe={},
         production={codec: tuple(sweep["production"][codec])},
     )
-    result = encode.encode_and_score(input.clip, codec, params.quality, settings)
+    # The source's frames, so that an encode short of frames is run again.
+    frames = ff.count_frames(ff.locate(settings.ffmpeg), input.clip)
+    result = encode.encode_and_score(
+        input.clip, codec, params.quality, settings, frames
+    )
     if result.exit_status != 0:
         log.warning("%s", result.error)
         if result.stderr:

@@ -136,8 +136,10 @@ def run_clip(input: Any, output: Any, params: Any, codec: None = None) -> str:
 
 
 def run_probe(input: Any, output: Any, params: Any, codec: str) -> str:
-    """The codec's probe encode of the clip's window. A failed probe is
-    written down (its rows then carry its exit status), not raised."""
+    """The codec's probe encode of the clip's window. A probe FFmpeg fails
+    (the encoder refuses the clip or the settings) is written down: its rows
+    carry its exit status. One that keeps exiting 0 with too few packets
+    (:func:`measure.probe` retries) fails the job: the next run retries it."""
     settings = settings_from(params.sweep)
     ffmpeg = ff.locate(settings.ffmpeg)
     window = _read_json(input.info)["window"]
@@ -148,9 +150,6 @@ def run_probe(input: Any, output: Any, params: Any, codec: str) -> str:
         _write_json(
             output.probe, {"exit_status": error.returncode, "error": str(error)}
         )
-        return f"{codec} probe of {input.clip} failed: {error}"
-    except measure.MeasureError as error:
-        _write_json(output.probe, {"exit_status": 1, "error": str(error)})
         return f"{codec} probe of {input.clip} failed: {error}"
     _write_json(output.probe, {"exit_status": 0, **measure.to_json(probe)})
     counts = Counter(probe.types)

@@ -13,6 +13,7 @@ differ), pooled as the mean of the per-frame scores.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Any
 
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.encoders import SweepSettings, codec_args
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,12 +63,37 @@ def encode_and_score(
 ) -> Scored:
     """Encode ``source`` at ``quality`` and score it. A failed step is a
     result (non-zero ``exit_status``), not an exception: one bad encode does
-    not stop a sweep."""
+    not stop a sweep.
+
+    With ``expected_frames`` (the source's frame count), an encode whose
+    score covers fewer frames is run again, up to :data:`ffmpeg.ATTEMPTS`
+    times (libvvenc through FFmpeg 9 now and then writes no packet and exits
+    0; the encoders are bit-exact run to run, so a retry gives the bytes a
+    first success would), then is a failed result."""
+    for attempt in range(1, ff.ATTEMPTS + 1):
+        result = _encode_and_score_once(source, codec, quality, settings)
+        if result.exit_status != 0 or expected_frames is None:
+            break
+        if result.frames == expected_frames:
+            break
+        result.exit_status = 1
+        result.error = (
+            f"libvmaf scored {result.frames} frames, the source has "
+            f"{expected_frames} (attempt {attempt} of {ff.ATTEMPTS})"
+        )
+        result.vmaf_score = None
+        log.warning("%s %s of %s: %s", codec, quality, source, result.error)
+    return result
+
+
+def _encode_and_score_once(
+    source: str | Path, codec: str, quality: float, settings: SweepSettings
+) -> Scored:
     ffmpeg = ff.locate(settings.ffmpeg)
     argv = encode_args(codec, quality, settings)
     result = Scored(args=argv)
     with tempfile.TemporaryDirectory(prefix="vmaf-encode-") as tmp:
-        encoded, log = Path(tmp) / "encode.mkv", Path(tmp) / "vmaf.json"
+        encoded, scores = Path(tmp) / "encode.mkv", Path(tmp) / "vmaf.json"
         args = [*ff.base(ffmpeg), "-y", "-i", str(source), "-map", "0:v:0", *argv]
         done = ff.run([*args, *ff.BITEXACT, str(encoded)])
         result.encode_time_ms = round(done.wall_s * 1000)
@@ -74,20 +102,15 @@ def encode_and_score(
             return _failed(result, done, "encode")
         result.encode_size_bytes = encoded.stat().st_size
         start = time.perf_counter()
-        done = ff.run(vmaf_args(ffmpeg, encoded, source, log, settings))
+        done = ff.run(vmaf_args(ffmpeg, encoded, source, scores, settings))
         result.score_time_ms = round((time.perf_counter() - start) * 1000)
         if done.returncode != 0:
             return _failed(result, done, "libvmaf score")
-        report = json.loads(log.read_text(encoding="utf-8"))
+        report = json.loads(scores.read_text(encoding="utf-8"))
     result.vmaf_frames = [f["metrics"]["vmaf"] for f in report["frames"]]
     result.frames = len(result.vmaf_frames)
-    if expected_frames is not None and result.frames != expected_frames:
-        result.exit_status = 1
-        result.error = (
-            f"libvmaf scored {result.frames} frames, the source has {expected_frames}"
-        )
-        return result
-    result.vmaf_score = float(report["pooled_metrics"]["vmaf"]["mean"])
+    if result.frames:
+        result.vmaf_score = float(report["pooled_metrics"]["vmaf"]["mean"])
     return result
 
 

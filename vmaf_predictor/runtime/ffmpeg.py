@@ -20,6 +20,9 @@ from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
+# How many times an encode that exits 0 with too few frames is run (libvvenc
+# through FFmpeg 9 now and then writes no packet at all and exits 0).
+ATTEMPTS = 5
 # Reproducible files: no muxer version or creation time, no random UIDs.
 BITEXACT = ("-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1")
 

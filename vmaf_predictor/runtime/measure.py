@@ -25,6 +25,7 @@ sends today.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import tempfile
@@ -37,6 +38,7 @@ from typing import Any
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.encoders import SweepSettings, codec_args
 
+log = logging.getLogger(__name__)
 DECIMALS = 4  # measured floats are rounded to this many decimals
 SIGNALSTATS_KEYS = ("YAVG", "YDIF", "YHIGH", "YLOW")
 
@@ -196,9 +198,37 @@ def probe(
     types come from decoding the probe (``showinfo``), joined to the packets
     of ``-stats_enc_post`` by display index; the join reproduces vstats
     exactly for the four other encoders.
+
+    An encode that exits 0 with fewer packets than frames is run again (up
+    to :data:`ffmpeg.ATTEMPTS` times): libvvenc through FFmpeg now and then
+    writes nothing at all ("Output file is empty"); the encoders are
+    bit-exact run to run, so a retry gives the bytes a first success would.
     """
-    settings_args = settings.probe[codec]
-    argv = codec_args(codec, settings_args, settings.threads)
+    argv = codec_args(codec, settings.probe[codec], settings.threads)
+    for attempt in range(1, ff.ATTEMPTS + 1):
+        done, sizes, types = _probe_once(ffmpeg, path, codec, argv, window)
+        if len(sizes) == window:
+            break
+        problem = (
+            f"{codec} probe of {path}: {len(sizes)} packets for {window} frames "
+            f"(attempt {attempt} of {ff.ATTEMPTS}; FFmpeg: {done.reason})"
+        )
+        log.warning("%s", problem)
+    else:
+        raise MeasureError(problem)
+    return Probe(
+        codec=codec,
+        frames=window,
+        sizes=sizes,
+        types=types,
+        encoder_version=ff.encoder_version(codec, done.stderr),
+        args=tuple(argv),
+    )
+
+
+def _probe_once(
+    ffmpeg: str, path: str | Path, codec: str, argv: list[str], window: int
+) -> tuple[ff.Run, tuple[int, ...], str]:
     with tempfile.TemporaryDirectory(prefix="vmaf-probe-") as tmp:
         out, vstats, posts = (Path(tmp) / n for n in ("probe.mkv", "vstats", "post"))
         args = [*ff.base(ffmpeg), "-y", "-i", str(path), "-map", "0:v:0"]
@@ -206,6 +236,8 @@ def probe(
         args += ["-vstats_file", str(vstats), "-stats_enc_post", str(posts)]
         args += ["-stats_enc_post_fmt", "{n} {pts} {key} {size}", *ff.BITEXACT]
         done = ff.run([*args, str(out)]).check(f"{codec} probe of {path}")
+        if not vstats.is_file():  # no packet at all
+            return done, (), ""
         packets = [
             (int(m.group(1)), int(m.group(2)), m.group(3))
             for m in map(_VSTATS.search, vstats.read_text().splitlines())
@@ -215,18 +247,7 @@ def probe(
         types = "".join(kind for _, _, kind in packets)
         if any(kind not in "IPB" for kind in types):
             sizes, types = _sizes_by_decoded_type(ffmpeg, out, posts)
-    if len(sizes) != window:
-        raise MeasureError(
-            f"{codec} probe of {path}: {len(sizes)} packets for {window} frames"
-        )
-    return Probe(
-        codec=codec,
-        frames=window,
-        sizes=sizes,
-        types=types,
-        encoder_version=ff.encoder_version(codec, done.stderr),
-        args=tuple(argv),
-    )
+    return done, sizes, types
 
 
 def _sizes_by_decoded_type(
