@@ -480,7 +480,9 @@ def cross_validate(
         for k, held in enumerate(folds.held_out):
             train_idx = folds.training(k, n)
             if evaluation.early_stopping:
-                fitted = fit_early_stopped(columns, targets, train_idx, sources, seeded)
+                fitted = fit_early_stopped(
+                    columns, targets, train_idx, sources, seeded, evaluation.blend
+                )
             else:
                 fitted = fit(columns, targets, train_idx, seeded)
             for i, p in zip(held, fitted.predict(columns[held]), strict=True):
