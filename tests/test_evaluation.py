@@ -178,3 +178,25 @@ def test_without_two_sources_early_stopping_trains_every_epoch(x264, settings):
     short = dataclasses.replace(settings, epochs=7)
     fitted = train.fit_early_stopped(columns, targets, range(24), [""] * 24, short)
     assert len(fitted.loss_curve) == 7
+
+
+def test_a_blend_mixes_network_and_curve_and_clips():
+    assert train.blended([80.0, 100.0], [60.0, 120.0], 0.25) == [75.0, 100.0]
+
+
+def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
+    x264, settings
+):
+    table = real_table(x264, sources=6)
+    columns, targets = _columns(table)
+    short = dataclasses.replace(settings, epochs=15)
+    fitted = train.fit_early_stopped(
+        columns, targets, range(36), table["src"].tolist(), short, blend=True
+    )
+    if fitted.blend is not None:
+        w, curve = fitted.blend
+        assert w in ev.BLEND_WEIGHTS and w > 0.0
+        network_only = dataclasses.replace(fitted, blend=None).predict(columns)
+        expected = train.blended(network_only, curve.predict_columns(columns), w)
+        assert fitted.predict(columns) == expected
+    assert 1 <= len(fitted.loss_curve) <= 15

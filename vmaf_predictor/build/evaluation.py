@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vmaf_predictor.build import metrics
-from vmaf_predictor.build.network import exact_exp, exact_log
+from vmaf_predictor.build.network import MODEL_COLUMNS, exact_exp, exact_log
 from vmaf_predictor.registry import Codec
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
@@ -43,6 +43,9 @@ BASELINE_TEXT = {
     "analytical": "analytical fallback curve",
     "parametric": "logistic curve 100*sigmoid(a + b*crf + c*log bpp), b <= 0",
 }
+# The blend weights of the logistic curve a real-corpus model may take
+# (s3_train.fit_early_stopped): VMAF = (1 - w) * network + w * curve.
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Early stopping holds out the first of this many grouped folds of the
 # training rows (s3_train.fit_early_stopped).
 INNER_FOLDS = 5
@@ -110,6 +113,16 @@ def log_bpp(features: np.ndarray) -> np.ndarray:
 _SIZES = ("probe_bitrate_kbps", "width", "height", "fps")
 
 
+def _position(name: str) -> int:
+    return MODEL_COLUMNS.index(FEATURE_NAMES.index(name))
+
+
+def columns_log_bpp(columns: np.ndarray) -> np.ndarray:
+    """:func:`log_bpp` of rows given as the network's columns."""
+    b, w, h, f = (columns[:, _position(name)] for name in _SIZES)
+    return b - w - h - f
+
+
 def analytical(codec: Codec, features: np.ndarray) -> list[float]:
     """The codec's analytical fallback curve (log10 by the exact log)."""
     f = np.asarray(features, dtype=np.float64)
@@ -150,16 +163,41 @@ class Logistic:
     centre: tuple[float, float]
     scale: tuple[float, float]
 
-    def design(self, features: np.ndarray) -> np.ndarray:
-        f = np.asarray(features, dtype=np.float64)
-        crf = (f[:, 0] - self.centre[0]) / self.scale[0]
-        bpp = (log_bpp(f) - self.centre[1]) / self.scale[1]
-        return np.stack([np.ones_like(crf), crf, bpp], axis=1)
-
     def predict(self, features: np.ndarray) -> list[float]:
-        x = self.design(features)
+        f = np.asarray(features, dtype=np.float64)
+        return self._curve(f[:, 0], log_bpp(f))
+
+    def predict_columns(self, columns: np.ndarray) -> list[float]:
+        """The same curve of the network's columns (network.model_inputs),
+        whose logged sizes are exactly those :func:`log_bpp` takes."""
+        return self._curve(columns[:, 0], columns_log_bpp(columns))
+
+    def _curve(self, crf: np.ndarray, lbpp: np.ndarray) -> list[float]:
+        crf = (crf - self.centre[0]) / self.scale[0]
+        bpp = (lbpp - self.centre[1]) / self.scale[1]
         a, b, c = self.params
-        return (100.0 * _sigmoid(a * x[:, 0] + b * x[:, 1] + c * x[:, 2])).tolist()
+        eta = a * 1.0 + b * crf + c * bpp
+        return (100.0 * _sigmoid(eta)).tolist()
+
+    def graph_weights(self) -> tuple[list[float], float]:
+        """``eta = columns @ w + bias``: the curve's argument as one affine
+        map of the network's columns (for the ONNX graph)."""
+        a, b, c = self.params
+        w = [0.0] * len(MODEL_COLUMNS)
+        w[0] = b / self.scale[0]
+        for name, sign in zip(_SIZES, (1.0, -1.0, -1.0, -1.0), strict=True):
+            w[_position(name)] = sign * c / self.scale[1]
+        bias = (
+            a - b * self.centre[0] / self.scale[0] - c * self.centre[1] / self.scale[1]
+        )
+        return w, bias
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {
+            "params": list(self.params),
+            "centre": list(self.centre),
+            "scale": list(self.scale),
+        }
 
 
 GAUSS_NEWTON_STEPS = 40
@@ -170,16 +208,33 @@ def fit_logistic(features: np.ndarray, targets: Sequence[float]) -> Logistic:
     free fit rises with CRF). A fixed number of damped Gauss-Newton steps
     from the linear fit of logit(VMAF/100): deterministic, no tolerance."""
     f = np.asarray(features, dtype=np.float64)
+    return _fit_logistic(f[:, 0], log_bpp(f), targets)
+
+
+def fit_logistic_columns(columns: np.ndarray, targets: Sequence[float]) -> Logistic:
+    """:func:`fit_logistic` of rows given as the network's columns."""
+    return _fit_logistic(columns[:, 0], columns_log_bpp(columns), targets)
+
+
+def _fit_logistic(
+    crf: np.ndarray, lbpp: np.ndarray, targets: Sequence[float]
+) -> Logistic:
     y = np.asarray(targets, dtype=np.float64)
     centre, scale = [], []
-    for column in (f[:, 0], log_bpp(f)):
+    for column in (crf, lbpp):
         values = column.tolist()
         mean = math.fsum(values) / len(values)
         spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
         centre.append(mean)
         scale.append(spread if spread > 1e-9 else 1.0)
-    shape = Logistic((0.0, 0.0, 0.0), tuple(centre), tuple(scale))
-    x = shape.design(f)
+    x = np.stack(
+        [
+            np.ones_like(crf),
+            (crf - centre[0]) / scale[0],
+            (lbpp - centre[1]) / scale[1],
+        ],
+        axis=1,
+    )
     clipped = np.clip(y, 1.0, 99.0)
     logit = exact_log(clipped) - exact_log(100.0 - clipped)
     params = _gauss_newton(x, y, logit, free=[0, 1, 2])

@@ -162,6 +162,10 @@ class TrainedModel:
     # rows, figures per name, winner, seed_rmse; for a grouped evaluation
     # also the pooled out-of-fold targets and predictions.
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # A real-corpus model may blend in the logistic baseline curve:
+    # {"weight": w, "params": [a, b, c], "centre": [...], "scale": [...]}
+    # (build/evaluation.py); empty: the network alone.
+    blend: dict[str, Any] = field(default_factory=dict)
 
 
 def save(model: TrainedModel, path: Path) -> None:

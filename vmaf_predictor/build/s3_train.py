@@ -277,6 +277,10 @@ class Fit:
     target_scale: tuple[float, float]
     loss_curve: list[float]
     monitor_curve: list[float] = dataclasses.field(default_factory=list)
+    # The monitored rows' predictions after each epoch.
+    monitor_predictions: list[list[float]] = dataclasses.field(default_factory=list)
+    # (w, curve): VMAF = clip((1 - w) * network + w * curve, 0, 100)
+    blend: tuple[float, ev.Logistic] | None = None
 
     def inputs(self, columns: np.ndarray) -> torch.Tensor:
         return normalised(columns, self.mean, self.std)
@@ -298,7 +302,19 @@ class Fit:
                 optional[positions] = True
             every = torch.ones_like(x, dtype=torch.bool)
             x = torch.where(every & optional, self.unmeasured(), x)
-        return self.model.forward(x).squeeze(1).tolist()
+        vmaf = self.model.forward(x).squeeze(1).tolist()
+        if self.blend is None:
+            return vmaf
+        w, curve = self.blend
+        return blended(vmaf, curve.predict_columns(columns), w)
+
+
+def blended(network_vmaf: Sequence[float], curve: Sequence[float], w: float) -> list:
+    """``clip((1 - w) * network + w * curve, 0, 100)``, as the graph does."""
+    return [
+        min(100.0, max(0.0, (1.0 - w) * n + w * c))
+        for n, c in zip(network_vmaf, curve, strict=True)
+    ]
 
 
 def fit(
@@ -331,6 +347,7 @@ def fit(
     optimiser = Adam(model.theta, settings)
     loss_curve: list[float] = []
     monitor_curve: list[float] = []
+    monitor_predictions: list[list[float]] = []
     x_monitor = normalised(columns[list(monitor)], mean, std) if monitor else None
     y_monitor = torch.tensor([targets[i] for i in monitor], dtype=torch.float64)
     order = list(range(len(train_idx)))
@@ -352,10 +369,14 @@ def fit(
         loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
         if monitor:
             with torch.no_grad():
-                monitor_curve.append(mse(model.forward(x_monitor), y_monitor).item())
+                predicted = model.forward(x_monitor)
+                monitor_curve.append(mse(predicted, y_monitor).item())
+                monitor_predictions.append(predicted.squeeze(1).tolist())
     with torch.no_grad():
         model.theta.copy_(model.theta.float().double())
-    return Fit(model, mean, std, target_scale, loss_curve, monitor_curve)
+    return Fit(
+        model, mean, std, target_scale, loss_curve, monitor_curve, monitor_predictions
+    )
 
 
 def fit_early_stopped(
@@ -364,6 +385,7 @@ def fit_early_stopped(
     train_idx: Sequence[int],
     sources: Sequence[str],
     settings: TrainSettings,
+    blend: bool = False,
 ) -> Fit:
     """Early stopping on a grouped validation fold (real corpora).
 
@@ -373,6 +395,13 @@ def fit_early_stopped(
     epoch with the lowest MSE on that fold (the first on a tie) is the number
     of epochs the network is then trained for on all ``train_idx`` rows.
     Without two sources among the rows, the full ``settings.epochs``.
+
+    With ``blend``, the same fold also chooses the weight w (of
+    :data:`evaluation.BLEND_WEIGHTS`, the smallest on a tie) of the logistic
+    baseline curve in ``(1 - w) * network + w * curve``, each part as
+    trained on the other inner folds; the final curve is fitted on all
+    ``train_idx`` rows. Both parts never rise with CRF, so neither does the
+    blend.
     """
     train_idx = list(train_idx)
     names = [sources[i] for i in train_idx]
@@ -381,9 +410,35 @@ def fit_early_stopped(
     inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
     held = [train_idx[j] for j in inner.held_out[0]]
     rest = [train_idx[j] for j in inner.training(0, len(train_idx))]
-    curve = fit(columns, targets, rest, settings, monitor=held).monitor_curve
+    watched = fit(columns, targets, rest, settings, monitor=held)
+    curve = watched.monitor_curve
     best = min(range(len(curve)), key=lambda e: (curve[e], e)) + 1
-    return fit(columns, targets, train_idx, dataclasses.replace(settings, epochs=best))
+    w = 0.0
+    if blend:
+        # The epochs and the blend weight of the logistic curve together, on
+        # the same validation fold (each weight gets its best epoch count).
+        inner_curve = ev.fit_logistic_columns(columns[rest], [targets[i] for i in rest])
+        on_held = inner_curve.predict_columns(columns[held])
+        actual = [targets[i] for i in held]
+
+        def error(choice: tuple[float, int]) -> tuple[float, float, int]:
+            w, e = choice
+            mixed = blended(watched.monitor_predictions[e], on_held, w)
+            sse = math.fsum(
+                (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
+            )
+            return sse, w, e
+
+        choices = [(w, e) for w in ev.BLEND_WEIGHTS for e in range(len(curve))]
+        w, best = min(choices, key=error)
+        best += 1
+    final = fit(columns, targets, train_idx, dataclasses.replace(settings, epochs=best))
+    if w > 0.0:
+        curve_all = ev.fit_logistic_columns(
+            columns[train_idx], [targets[i] for i in train_idx]
+        )
+        final.blend = (w, curve_all)
+    return final
 
 
 @dataclass(frozen=True)
@@ -394,6 +449,8 @@ class EvaluationSettings:
     seeds: int  # training seeds whose grouped RMSE spread the card reports
     # Epochs by early stopping on a grouped validation fold (fit_early_stopped)
     early_stopping: bool = False
+    # With early stopping: blend in the logistic curve by the same fold
+    blend: bool = False
 
 
 def cross_validate(
@@ -423,7 +480,9 @@ def cross_validate(
         for k, held in enumerate(folds.held_out):
             train_idx = folds.training(k, n)
             if evaluation.early_stopping:
-                fitted = fit_early_stopped(columns, targets, train_idx, sources, seeded)
+                fitted = fit_early_stopped(
+                    columns, targets, train_idx, sources, seeded, evaluation.blend
+                )
             else:
                 fitted = fit(columns, targets, train_idx, seeded)
             for i, p in zip(held, fitted.predict(columns[held]), strict=True):
@@ -485,7 +544,9 @@ def train(
         sources = table["src"].astype(str).tolist() if "src" in table else []
         sources = sources or [""] * len(targets)
         if evaluation.early_stopping:
-            fitted = fit_early_stopped(columns, targets, train_idx, sources, settings)
+            fitted = fit_early_stopped(
+                columns, targets, train_idx, sources, settings, evaluation.blend
+            )
         else:
             fitted = fit(columns, targets, train_idx, settings)
 
@@ -542,6 +603,9 @@ def train(
                 "mean_signed_error",
             )
         }
+    blend = {}
+    if fitted.blend is not None:
+        blend = {"weight": fitted.blend[0], **fitted.blend[1].as_dict()}
     return TrainedModel(
         codec=codec,
         settings=settings,
@@ -559,6 +623,7 @@ def train(
         check_inputs=check_inputs,
         check_predictions=check_predictions,
         evaluation=scored,
+        blend=blend,
     )
 
 

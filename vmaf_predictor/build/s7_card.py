@@ -90,7 +90,8 @@ def render(
             f"{2 * s.crf_knots + 1} non-negative weights of a CRF basis that never "
             f"decreases ({s.crf_knots} knots); VMAF = the level minus the weighted "
             "basis, scaled by the training targets' mean and spread and clipped "
-            "to [0, 100]; input scaling and normalisation are part of the graph",
+            "to [0, 100]; input scaling and normalisation are part of the graph"
+            + _blend_text(trained),
         ),
         (
             "training",
@@ -168,6 +169,20 @@ print(float(vmaf[0, 0]))
 
 {_limitations(stub, corpus, trained)}
 """
+
+
+def _blend_text(trained: TrainedModel) -> str:
+    if not trained.blend:
+        return ""
+    w = trained.blend["weight"]
+    a, b, c = trained.blend["params"]
+    return (
+        f"; blended with the logistic baseline curve: VMAF = clip({1 - w:g} x "
+        f"network + {w:g} x 100*sigmoid(a + b*crf' + c*log bpp'), 0, 100), crf' "
+        f"and log bpp' standardised over the training rows, a {a:.4f}, b "
+        f"{b:.4f} (<= 0), c {c:.4f}; the weight chosen on the grouped "
+        "validation fold that chose the epochs"
+    )
 
 
 def _epochs(trained: TrainedModel) -> str:
