@@ -317,7 +317,13 @@ def test_clips_to_real_models_and_a_corpus_beside_them(tmp_path):
         "`synthetic-stub-N="
         in (checkout / "model" / "predictor_av1_qsv_card.md").read_text()
     )
-    assert (checkout / "results" / "report").exists() is False  # no report asked
+    assert not (checkout / "results" / "report").exists()  # no report asked
+    pages = snakemake(
+        checkout, "--cores", "2", "report_pages", "--config", f"sources={clips}"
+    )
+    assert pages.returncode == 0, pages.stderr[-3000:]
+    assert (checkout / "results" / "report" / "libx264" / "sweep.png").stat().st_size
+    assert not (checkout / "results" / "report" / "libx265" / "sweep.png").exists()
 
     corpus = write_corpus(tmp_path / "hw.jsonl", real_rows("libx265", range(15, 30)))
     result = snakemake(

@@ -65,23 +65,29 @@ def encode_and_score(
     result (non-zero ``exit_status``), not an exception: one bad encode does
     not stop a sweep.
 
-    With ``expected_frames`` (the source's frame count), an encode whose
-    score covers fewer frames is run again, up to :data:`ffmpeg.ATTEMPTS`
-    times (libvvenc through FFmpeg 9 now and then writes no packet and exits
-    0; the encoders are bit-exact run to run, so a retry gives the bytes a
-    first success would), then is a failed result."""
+    An encode that exits 0 but cannot be scored, or (with
+    ``expected_frames``, the source's frame count) whose score covers fewer
+    frames, is run again, up to :data:`ffmpeg.ATTEMPTS` times: libvvenc
+    through FFmpeg 9 now and then writes no packet and exits 0 (libvmaf then
+    finds an empty file). The encoders are bit-exact run to run, so a retry
+    gives the bytes a first success would; after the last attempt it is a
+    failed result. An encoder's own refusal (non-zero exit) is not retried."""
     for attempt in range(1, ff.ATTEMPTS + 1):
         result = _encode_and_score_once(source, codec, quality, settings)
-        if result.exit_status != 0 or expected_frames is None:
+        if result.error.startswith("encode failed"):
+            break  # the encoder refused: the same every time
+        if result.exit_status == 0 and result.frames and expected_frames is None:
             break
-        if result.frames == expected_frames:
+        if result.exit_status == 0 and result.frames == expected_frames:
             break
-        result.exit_status = 1
-        result.error = (
-            f"libvmaf scored {result.frames} frames, the source has "
-            f"{expected_frames} (attempt {attempt} of {ff.ATTEMPTS})"
-        )
-        result.vmaf_score = None
+        if result.exit_status == 0:
+            result.exit_status = 1
+            result.error = (
+                f"libvmaf scored {result.frames} frames, the source has "
+                f"{expected_frames}"
+            )
+            result.vmaf_score = None
+        result.error += f" (attempt {attempt} of {ff.ATTEMPTS})"
         log.warning("%s %s of %s: %s", codec, quality, source, result.error)
     return result
 
