@@ -43,7 +43,7 @@ test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threa
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
 	$(BIN)/pytest -m browser tests/test_report_browser.py
 
-test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 10 killed builds; ~5 min
+test-faults: $(READY)  ## long fault tests: 20 concurrent builds, 12 killed builds; ~5 min
 	$(BIN)/pytest -m faults tests/test_faults.py
 
 test-sweep: $(READY)  ## the sweep's longer runs: default ladders twice, clips to models; ~5 min

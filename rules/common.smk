@@ -103,6 +103,7 @@ CORPUS_PARAM = (
 
 onstart:
     # Only a run that executes jobs gets here (not a dry run).
+    runs.terminate_stops_jobs()
     refusal = runs.require_checkout()
     if refusal:
         stop(refusal, status=1)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,35 @@ from vmaf_predictor.build import s4_export as export
 from vmaf_predictor.build.network import TrainedModel, TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# No test may hang a CI run: one that takes longer than this (setup, call and
+# teardown together; a module's shared fixture counts for its first test)
+# fails, after printing every thread's stack. The slowest test takes about a
+# tenth of it on the 2-core CI machine.
+TEST_TIME_LIMIT_S = int(os.environ.get("VMAF_PREDICTOR_TEST_TIME_LIMIT_S", "900"))
+
+
+class TimeLimitExceeded(Exception):
+    """A test ran longer than TEST_TIME_LIMIT_S."""
+
+
+def _time_limit_reached(signum, frame):
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    raise TimeLimitExceeded(
+        f"the test ran longer than {TEST_TIME_LIMIT_S} s "
+        "(VMAF_PREDICTOR_TEST_TIME_LIMIT_S); stacks above"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    previous = signal.signal(signal.SIGALRM, _time_limit_reached)
+    signal.alarm(TEST_TIME_LIMIT_S)
+    try:
+        return (yield)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="session")

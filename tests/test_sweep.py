@@ -230,7 +230,11 @@ def _kill_mid_sweep(checkout: Path, clips: Path, kill) -> dict[Path, int]:
     while len(list(encodes.rglob("*.json"))) < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
     kill(sweep)
-    sweep.wait()
+    try:
+        sweep.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        pytest.fail("the sweep was still running 60 s after the signal")
     return {p: p.stat().st_mtime_ns for p in encodes.rglob("*.json")}
 
 
