@@ -22,7 +22,7 @@ if workflow.is_main_process:
 
 from vmaf_predictor import names
 from vmaf_predictor.build import config as workflow_config
-from vmaf_predictor.build import module_name
+from vmaf_predictor.build.stages import module_name
 from vmaf_predictor.build.code import module_files
 from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with

@@ -1,7 +1,10 @@
 rule train:
-    """Seeded float64 training of the monotone network; held-out metrics."""
+    """Seeded float64 training of the monotone network; held-out metrics beside
+    the baselines (grouped cross-validation by source for a real corpus)."""
     input:
-        unpack(after_split(table=rules.corpus.output.table)),
+        unpack(
+            after_split(table=rules.corpus.output.table, info=rules.corpus.output.info)
+        ),
         code=code("train"),
     output:
         trained="results/train/{codec}.json",
@@ -18,5 +21,7 @@ rule train:
         runtime=30,
     params:
         settings=train_settings,
+        codec=codec_entry,
+        evaluation=config["evaluation"],
     script:
         "../scripts/stage.py"

@@ -98,3 +98,52 @@ def test_changing_the_model_changes_the_card(trained_x264, onnx_x264):
         metrics={"plcc": 0, "srocc": 0, "rmse": 9, "rmse_unmeasured": 9},
     )
     assert _render(other, onnx_x264) != _render(trained_x264, onnx_x264)
+
+
+def _real_card(model, onnx_bytes):
+    return _render(model, onnx_bytes, kind="real", rows=model.n_train)
+
+
+def test_a_real_corpus_card_names_its_split_and_the_baselines(x264, settings):
+    from test_evaluation import real_table
+
+    from vmaf_predictor.build import s3_train, s4_export
+
+    short = dataclasses.replace(settings, epochs=20)
+    model = s3_train.train(
+        "libx264", real_table(x264), short, x264, s3_train.EvaluationSettings(5, 2)
+    )
+    onnx_bytes = s4_export.build_model(model, 18).SerializeToString()
+    text = _real_card(model, onnx_bytes)
+    assert "Split by source: cross-validation grouped by source, 4 seeded folds" in text
+    assert "| Folds | 4 |" in text and "Grouped RMSE over 2 training seeds" in text
+    for name in ("training-fold mean VMAF", "analytical fallback curve", "logistic"):
+        assert name in text.split("## Baselines", 1)[1]
+    assert "Lowest RMSE: **" in text
+
+
+def test_a_stub_card_says_its_split_is_by_row(trained_x264, onnx_x264):
+    text = _render(trained_x264, onnx_x264)
+    assert "Split by row: on 20 held-out rows" in text and "## Baselines" in text
+
+
+def test_a_real_model_the_parametric_curve_beats_says_so_first(trained_x264, onnx_x264):
+    figures = {
+        name: {"rmse": rmse, "plcc": 0.5, "srocc": 0.5, "max_abs_error": 9.0,
+               "mean_signed_error": 0.0}
+        for name, rmse in (("model", 9.0), ("fold mean", 12.0),
+                           ("analytical", 11.0), ("parametric", 7.0))
+    }  # fmt: skip
+    evaluation = {"split": "source", "groups": 8, "folds": 5, "rows": 48,
+                  "figures": figures, "winner": "parametric",
+                  "seed_rmse": []}  # fmt: skip
+    metrics = {**figures["model"], "rmse_unmeasured": 9.0}
+    model = dataclasses.replace(
+        trained_x264, n_holdout=0, evaluation=evaluation, metrics=metrics
+    )
+    limitations = _real_card(model, onnx_x264).split("## Known limitations", 1)[1]
+    first = limitations.strip().splitlines()[0]
+    assert first.startswith("- **It does not beat the parametric baseline**")
+    beaten = dict(figures, parametric={**figures["parametric"], "rmse": 10.0})
+    model = dataclasses.replace(model, evaluation={**evaluation, "figures": beaten})
+    assert "does not beat" not in _real_card(model, onnx_x264)

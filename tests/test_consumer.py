@@ -17,6 +17,7 @@ from vmaf_predictor.runtime.features import (
     NOT_MEASURED,
     OPTIONAL_GROUPS,
     contract_table,
+    standin_features,
 )
 from vmaf_predictor.runtime.predictor import (
     MODEL_DIR,
@@ -119,3 +120,11 @@ def test_every_committed_card_reads_as_the_consumer_reads_it(codec):
         assert 0.0 <= _metric(text, name) <= 1.0
     assert 0.0 <= _metric(text, "RMSE") < 100.0
     assert ("synthetic-stub model" in text) == kind.startswith("synthetic-stub-N=")
+
+
+def test_rows_without_probe_statistics_follow_the_contract():
+    row = standin_features(30, 4200.12345, 30, 5.0, 1920.6, 1080)
+    assert row["probe_bitrate_kbps"] == 4200.123  # the row's own bitrate
+    assert (row["shot_length_frames"], row["width"]) == (150.0, 1920.0)
+    optional = [FEATURE_NAMES[i] for cols in OPTIONAL_GROUPS.values() for i in cols]
+    assert all(row[name] == NOT_MEASURED for name in optional)

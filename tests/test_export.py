@@ -89,3 +89,37 @@ def test_the_stage_writes_the_graph_of_the_trained_model(
         "libx264",
     )
     assert (tmp_path / "m.onnx").read_bytes() == onnx_x264
+
+
+def _blended_x264(trained_x264):
+    import dataclasses
+
+    from vmaf_predictor.build import evaluation
+
+    rows = np.array(trained_x264.holdout_inputs + trained_x264.check_inputs)
+    targets = trained_x264.holdout_predictions + trained_x264.check_predictions
+    curve = evaluation.fit_logistic(rows, targets)
+    blend = {"weight": 0.25, **curve.as_dict()}
+    return dataclasses.replace(trained_x264, blend=blend), curve
+
+
+def test_a_blended_model_computes_the_blend_in_onnxruntime(trained_x264):
+    from vmaf_predictor.build.s3_train import blended
+
+    model, curve = _blended_x264(trained_x264)
+    graph = export.build_model(model, opset=18)
+    assert "Sigmoid" in {n.op_type for n in graph.graph.node}
+    rows = trained_x264.holdout_inputs
+    expected = blended(trained_x264.holdout_predictions, curve.predict(rows), 0.25)
+    produced = predict(_session(graph.SerializeToString()), rows)
+    assert np.max(np.abs(produced - np.array(expected))) <= 1e-5
+
+
+def test_a_blended_model_never_rises_with_crf(trained_x264, x264):
+    from vmaf_predictor.build import s6_validate
+    from vmaf_predictor.runtime.features import spanning_rows
+
+    model, _ = _blended_x264(trained_x264)
+    session = _session(export.build_model(model, opset=18).SerializeToString())
+    vectors = spanning_rows(trained_x264.check_inputs, 64)
+    assert s6_validate.check_monotone(session, x264, vectors) <= 0.0

@@ -263,6 +263,10 @@ def _user_namespaces() -> bool:
 )
 def test_an_unwritable_model_directory_is_named_before_any_job(tmp_path):
     checkout = copy_workflow(tmp_path / "c", with_models=True, codecs=[CODEC])
+    # Older than the code, so that the run has model/ files to write however
+    # the checkout's mtimes fell (freshly rebuilt models are newer than it).
+    for path in (checkout / "model").iterdir():
+        os.utime(path, (0, 0))
     (checkout / "model").chmod(0o555)
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "all_stubs"]
     if os.geteuid() == 0:

@@ -42,3 +42,11 @@ def test_metrics_reject_mismatched_or_empty_inputs():
         metrics.rmse([1, 2], [1])
     with pytest.raises(ValueError, match="at least one row"):
         metrics.plcc([], [])
+
+
+def test_max_abs_error_is_the_largest_miss_either_way():
+    assert metrics.max_abs_error([1.0, 5.0, 2.0], [2.0, 1.0, 2.0]) == 4.0
+
+
+def test_mean_signed_error_is_positive_when_predictions_run_high():
+    assert metrics.mean_signed_error([3.0, 5.0], [1.0, 5.0]) == 1.0

@@ -142,3 +142,16 @@ def test_the_overview_escapes_every_string():
     page = Markup(report.overview_html([row], payload))
     assert "img" not in page.tags and page.handlers() == []
     assert page.text.count(payload) >= 5
+
+
+def test_the_overview_shows_the_split_the_baselines_and_the_winner():
+    row = report.OverviewRow(
+        "libx264", "real-N=48", 48, 0.9, 0.9, 12.5, "ab" * 32, "pass", "pass",
+        "differs", split="source",
+        baselines={"fold mean": 20.0, "analytical": 15.0, "parametric": 11.0},
+        winner="parametric",
+    )  # fmt: skip
+    page = report.overview_html([row], "git HEAD:model/SHA256SUMS")
+    assert "<td>by source</td>" in page and "<th>lowest RMSE</th>" in page
+    assert "<td class='num'>11.000</td>" in page
+    assert "<span class='fail'>parametric</span>" in page

@@ -793,10 +793,8 @@ def test_corpus_text_in_the_markdown_report_never_becomes_markup(split, tmp_path
     assert "&#60;img src=x onerror=alert&#40;1&#41;&#62;&#124;" in page
 
 
-def test_the_stage_splits_writes_the_report_and_says_what_it_did(
-    config, tmp_path, capsys
-):
-    source = write(tmp_path / "c.jsonl", *GOOD, "{bad")
+def _run_stage(config, tmp_path: Path, source: str) -> tuple[SimpleNamespace, str]:
+    """The split rule's stage on ``source`` (skip mode): its outputs, summary."""
     output = SimpleNamespace(
         manifest=tmp_path / "split" / "manifest.json",
         report_json=tmp_path / "r.json",
@@ -805,7 +803,14 @@ def test_the_stage_splits_writes_the_report_and_says_what_it_did(
     params = SimpleNamespace(
         corpus=source, codecs=config["codecs"], bad_rows="skip", max_line_bytes=MAX_LINE
     )
-    summary = s1_split.run(SimpleNamespace(corpus=[source]), output, params, None)
+    return output, s1_split.run(SimpleNamespace(corpus=[source]), output, params, None)
+
+
+def test_the_stage_splits_writes_the_report_and_says_what_it_did(
+    config, tmp_path, capsys
+):
+    source = write(tmp_path / "c.jsonl", *GOOD, "{bad")
+    output, summary = _run_stage(config, tmp_path, source)
     assert summary.startswith(f"corpus {source}: 3 rows kept for 1 codecs (see ")
     assert "synthetic stub: libx265, libsvtav1" in summary
     assert summary.endswith(f"; 1 bad rows skipped (see {tmp_path / 'r.md'})")
@@ -820,16 +825,8 @@ def test_the_stage_splits_writes_the_report_and_says_what_it_did(
 )
 def test_a_corpus_with_no_usable_rows_fails_the_stage(config, tmp_path, lines):
     source = write(tmp_path / "c.jsonl", *lines)
-    output = SimpleNamespace(
-        manifest=tmp_path / "split" / "manifest.json",
-        report_json=tmp_path / "r.json",
-        report_md=tmp_path / "r.md",
-    )
-    params = SimpleNamespace(
-        corpus=source, codecs=config["codecs"], bad_rows="skip", max_line_bytes=MAX_LINE
-    )
     with pytest.raises(s1_split.CorpusError, match=r"no usable rows .*to train"):
-        s1_split.run(SimpleNamespace(corpus=[source]), output, params, None)
+        _run_stage(config, tmp_path, source)
 
 
 def test_importing_the_stage_loads_no_data_library():

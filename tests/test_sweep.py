@@ -16,7 +16,7 @@ import pytest
 import yaml
 from checkout import ROOT, copy_workflow
 from clips import make_tiny_clips
-from workflow_runs import real_rows, snakemake, write_corpus
+from workflow_runs import real_rows, snakemake, vmaf_predictor, write_corpus
 
 from vmaf_predictor.runtime.clip import measure_features, sweep_settings
 from vmaf_predictor.runtime.features import FEATURE_NAMES
@@ -113,16 +113,11 @@ def test_the_runtime_measures_exactly_the_row_features(swept):
 def test_the_cli_prints_the_same_features(swept):
     checkout, clips = swept
     row = next(r for r in rows_of(checkout) if r["src"] == "bars")
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "vmaf_predictor", "features"),
-            *(str(clips / "bars.y4m"), "--codec", "libx264", "--json"),
-            *("--config", str(checkout / "config.yaml")),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=checkout,
-        env={**os.environ, "PYTHONPATH": str(checkout)},
+    done = vmaf_predictor(
+        checkout,
+        "features",
+        *(str(clips / "bars.y4m"), "--codec", "libx264", "--json"),
+        *("--config", str(checkout / "config.yaml")),
     )
     assert done.returncode == 0, done.stderr
     features = json.loads(done.stdout)["features"]
@@ -344,16 +339,11 @@ def test_clips_to_real_models_and_a_corpus_beside_them(tmp_path):
 
 def test_pick_crf_on_a_clip_prints_predicted_and_measured_vmaf(swept):
     checkout, clips = swept
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "vmaf_predictor", "pick-crf"),
-            *("--source", str(clips / "rgb.mp4"), "--codec", "libx264"),
-            *("--target", "90", "--verify", "--model-dir", str(ROOT / "model")),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=checkout,
-        env={**os.environ, "PYTHONPATH": str(checkout)},
+    done = vmaf_predictor(
+        checkout,
+        "pick-crf",
+        *("--source", str(clips / "rgb.mp4"), "--codec", "libx264"),
+        *("--target", "90", "--verify", "--model-dir", str(ROOT / "model")),
     )
     assert done.returncode == 0, done.stderr
     first, second = done.stdout.splitlines()

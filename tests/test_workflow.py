@@ -85,15 +85,20 @@ def test_one_core_in_a_path_with_a_space_gives_the_same_bytes(built, tmp_path):
     assert model_files(build(other, cores=1)) == model_files(built / "model")
 
 
-def _planned_jobs(checkout: Path, *args: str) -> set[tuple[str, str]]:
-    result = snakemake(checkout, "--dry-run", "--cores", "2", *args)
+def _codec_jobs(checkout: Path, *args: str) -> set[tuple[str, str]]:
+    """(rule, codec) of every per-codec job a Snakemake run lists."""
+    result = snakemake(checkout, "--cores", "2", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = re.findall(
-        r"^rule (\w+):\n(?:    .*\n)*?    wildcards: codec=([\w-]+)",
+        r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: codec=([\w-]+)",
         result.stdout + result.stderr,
         flags=re.M,
     )
     return set(jobs)
+
+
+def _planned_jobs(checkout: Path, *args: str) -> set[tuple[str, str]]:
+    return _codec_jobs(checkout, "--dry-run", *args)
 
 
 def test_changing_one_codecs_settings_reruns_only_that_codec(built, tmp_path):
@@ -276,16 +281,7 @@ def real_built(tmp_path):
 def _jobs_run(checkout: Path, corpus: Path) -> set[tuple[str, str]]:
     """The per-codec jobs a real build with ``corpus`` runs. (A dry run cannot
     tell: which tables changed is known only after the split job.)"""
-    result = snakemake(
-        checkout, "--cores", "2", "all_stubs", "--config", f"corpus={corpus}"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    jobs = re.findall(
-        r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: codec=([\w-]+)",
-        result.stdout + result.stderr,
-        flags=re.M,
-    )
-    return set(jobs)
+    return _codec_jobs(checkout, "all_stubs", "--config", f"corpus={corpus}")
 
 
 def test_touching_or_rewriting_the_corpus_retrains_nothing(real_built):

@@ -11,16 +11,28 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def snakemake(checkout: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m snakemake ARGS`` in ``checkout`` with its own copy of the
+def python_module(
+    checkout: Path, module: str, *args: str
+) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGS`` in ``checkout`` with its own copy of the
     package, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
+        [sys.executable, "-m", module, *args],
         cwd=checkout,
         env={**os.environ, "PYTHONPATH": str(checkout)},
         capture_output=True,
         text=True,
     )
+
+
+def snakemake(checkout: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m snakemake ARGS`` in ``checkout`` (its own package)."""
+    return python_module(checkout, "snakemake", *args)
+
+
+def vmaf_predictor(checkout: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m vmaf_predictor ARGS`` in ``checkout`` (its own package)."""
+    return python_module(checkout, "vmaf_predictor", *args)
 
 
 def real_rows(encoder: str, crfs: Iterable[int], offset: float = 0.0) -> list[dict]:

@@ -158,8 +158,8 @@ def test_each_job_asks_slurm_for_its_rules_resources(slurm, cluster_build):
 
 
 def test_a_real_corpus_on_the_cluster_gives_the_bytes_of_a_local_build(slurm, tmp_path):
-    """With --config corpus=...: split when Snakemake starts (each job's
-    Snakemake finds the split unchanged); two codecs, one from rows."""
+    """With --config corpus=...: the split is one more Slurm job, and every
+    other job waits for it; two codecs, one from rows."""
     corpus = tmp_path / "real.jsonl"
     write_corpus(corpus, real_rows("libx264", range(10, 40)))
     codecs = ["libx264", "av1_qsv"]
@@ -172,7 +172,8 @@ def test_a_real_corpus_on_the_cluster_gives_the_bytes_of_a_local_build(slurm, tm
     status, log, _ = run_snakemake(on_slurm, *target)
     assert status == 0, log[-5000:]
 
-    assert len(submissions(log)) == len(codecs) * len(STAGES) + 1
+    # per codec its stages, then hash, and the split
+    assert len(submissions(log)) == len(codecs) * len(STAGES) + 2
     assert sha256s(on_slurm / "model") == sha256s(local / "model")
     card = (on_slurm / "model" / "predictor_libx264_card.md").read_text()
     assert "`real-N=30`" in card

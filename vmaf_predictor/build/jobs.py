@@ -11,8 +11,6 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 log = logging.getLogger("vmaf_predictor")
 
@@ -102,24 +100,3 @@ def die_with_parent(parent: int | None = None) -> None:
 def _interrupted(signum: int, frame: object) -> None:
     """Ctrl-C ends a job quietly (no traceback); Snakemake reports it."""
     raise SystemExit(INTERRUPTED)
-
-
-def run_stage(smk: Any) -> None:
-    """What ``scripts/stage.py`` does for every rule: log into the rule's log
-    and call the rule's stage with the job's own input, output and params."""
-    run_pid = os.environ.get(RUN_PID, "")
-    die_with_parent(int(run_pid) if run_pid.isdigit() else None)
-    signal.signal(signal.SIGINT, _interrupted)
-    # Started with SIGINT held (build.runs): a Ctrl-C that came meanwhile
-    # arrives now, in the handler.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    from vmaf_predictor.build import stage
-
-    job = SimpleNamespace(
-        input=SimpleNamespace(**dict(smk.input.items())),
-        output=SimpleNamespace(**dict(smk.output.items())),
-        params=SimpleNamespace(**dict(smk.params.items())),
-    )
-    with logged_to(smk.log[0]) as log:
-        codec = smk.wildcards.get("codec")
-        log.info("%s", stage(smk.rule)(job.input, job.output, job.params, codec))

@@ -1,4 +1,5 @@
-"""Held-out metrics: PLCC, SROCC (average ranks for ties) and RMSE.
+"""Held-out metrics: PLCC, SROCC (average ranks for ties), RMSE, the largest
+absolute error and the mean signed error.
 
 Plain Python with ``math.fsum`` (exactly rounded sums), so the figures on a
 card are the same on every machine.
@@ -17,6 +18,31 @@ def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:
     return math.sqrt(
         math.fsum((p - a) * (p - a) for p, a in zip(predicted, actual, strict=True)) / n
     )
+
+
+def max_abs_error(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    """The largest ``|predicted - actual|``."""
+    _check(predicted, actual)
+    return max(abs(p - a) for p, a in zip(predicted, actual, strict=True))
+
+
+def mean_signed_error(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    """Mean of ``predicted - actual``: > 0 when the predictions run high."""
+    _check(predicted, actual)
+    return math.fsum(p - a for p, a in zip(predicted, actual, strict=True)) / len(
+        actual
+    )
+
+
+def summary(predicted: Sequence[float], actual: Sequence[float]) -> dict[str, float]:
+    """Every figure a card reports for one set of predictions."""
+    return {
+        "rmse": rmse(predicted, actual),
+        "plcc": plcc(predicted, actual),
+        "srocc": srocc(predicted, actual),
+        "max_abs_error": max_abs_error(predicted, actual),
+        "mean_signed_error": mean_signed_error(predicted, actual),
+    }
 
 
 def plcc(x: Sequence[float], y: Sequence[float]) -> float:

@@ -59,6 +59,26 @@ def exact_log(x: np.ndarray) -> np.ndarray:
     return e * _LN2 + 2.0 * s * series
 
 
+_INV_LN2 = 1.4426950408889634  # the double nearest 1 / ln 2
+
+
+def exact_exp(x: np.ndarray) -> np.ndarray:
+    """``exp(x)`` for ``|x| <= 700``, the same bits on every CPU (for the
+    baselines' logistic curve, which only the card's figures depend on).
+
+    ``x = k ln2 + r`` with ``k = rint(x / ln2)`` and ``|r| <= 0.35``; ``exp r``
+    by its Taylor series to the 18th power (Horner: + and * only), then
+    ``ldexp``: exact operations in a fixed order, within a few ulp of libm.
+    """
+    x = np.clip(np.asarray(x, dtype=np.float64), -700.0, 700.0)
+    k = np.rint(x * _INV_LN2)
+    r = x - k * _LN2
+    series = np.full_like(r, 1.0)
+    for n in range(18, 0, -1):
+        series = series * r / n + 1.0
+    return np.ldexp(series, k.astype(np.int64))
+
+
 def model_inputs(features: np.ndarray) -> np.ndarray:
     """Raw feature rows [N, 14] (graph order) -> the network's columns:
     LINEAR_COLUMNS as they are, then log(max(x, 1)) of LOG_COLUMNS."""
@@ -137,6 +157,15 @@ class TrainedModel:
     # Extremes and rows spanning the training data, for the validate stage.
     check_inputs: list[list[float]] = field(default_factory=list)
     check_predictions: list[float] = field(default_factory=list)
+    # How well it predicts unseen rows beside the baselines, on the same
+    # rows (build/evaluation.py): split ("source" or "row"), groups, folds,
+    # rows, figures per name, winner, seed_rmse; for a grouped evaluation
+    # also the pooled out-of-fold targets and predictions.
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    # A real-corpus model may blend in the logistic baseline curve:
+    # {"weight": w, "params": [a, b, c], "centre": [...], "scale": [...]}
+    # (build/evaluation.py); empty: the network alone.
+    blend: dict[str, Any] = field(default_factory=dict)
 
 
 def save(model: TrainedModel, path: Path) -> None:

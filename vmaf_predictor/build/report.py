@@ -11,12 +11,13 @@ import html
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vmaf_predictor.build import evaluation
 from vmaf_predictor.build import network as trained
 from vmaf_predictor.build import s2_corpus as corpus
 from vmaf_predictor.build import s5_allowlist as allowlist
@@ -211,6 +212,10 @@ def plot_vmaf_vs_crf(
 def plot_holdout(model: trained.TrainedModel, path: Path) -> None:
     figure, axes = _figure((5.6, 5.0))
     actual, predicted = model.holdout_targets, model.holdout_predictions
+    grouped = model.n_holdout == 0 and "predictions" in model.evaluation
+    if grouped:  # pooled out-of-fold predictions of every row
+        actual = model.evaluation["targets"]
+        predicted = model.evaluation["predictions"]
     low = math.floor(min(actual + predicted) / 5) * 5 - 1
     high = min(100, math.ceil(max(actual + predicted) / 5) * 5) + 1
     axes.plot([low, high], [low, high], color="#596273", linewidth=1, label="identity")
@@ -220,7 +225,11 @@ def plot_holdout(model: trained.TrainedModel, path: Path) -> None:
         color=COLOURS[0],
         s=28,
         alpha=0.85,
-        label=f"held-out rows ({len(actual)})",
+        label=(
+            f"out-of-fold rows ({len(actual)}, split by source)"
+            if grouped
+            else f"held-out rows ({len(actual)})"
+        ),
     )
     metrics = model.metrics
     axes.set_title(
@@ -289,6 +298,9 @@ class OverviewRow:
     allowlist: str
     validation: str
     committed: str  # "match", "differs" or "not committed"
+    split: str = "row"  # "source" (grouped cross-validation) or "row"
+    baselines: dict[str, float] = field(default_factory=dict)  # name -> RMSE
+    winner: str = ""  # the lowest RMSE: evaluation.LEARNER or a baseline
 
 
 def overview_row(
@@ -316,6 +328,13 @@ def overview_row(
         plcc=model.metrics["plcc"],
         srocc=model.metrics["srocc"],
         rmse=model.metrics["rmse"],
+        split=model.evaluation.get("split", "row"),
+        baselines={
+            name: figures["rmse"]
+            for name, figures in model.evaluation.get("figures", {}).items()
+            if name != evaluation.LEARNER
+        },
+        winner=model.evaluation.get("winner", ""),
         onnx_sha256=built[model_file_name(codec)],
         allowlist=allowlist.read_report(files["allowlist"]).status,
         validation=validate.read_report(files["validation"]).status,
@@ -328,6 +347,14 @@ def _status(value: str) -> str:
     return f"<span class='{kind}'>{html.escape(value)}</span>"
 
 
+def _winner(name: str) -> str:
+    if not name:
+        return "-"
+    kind = "pass" if name == evaluation.LEARNER else "fail"
+    text = "this model" if name == evaluation.LEARNER else name
+    return f"<span class='{kind}'>{html.escape(text)}</span>"
+
+
 def overview_html(rows: Sequence[OverviewRow], committed_source: str) -> str:
     """The table of every codec, first page of the report."""
     stubs = sum(row.corpus.startswith("synthetic") for row in rows)
@@ -335,11 +362,16 @@ def overview_html(rows: Sequence[OverviewRow], committed_source: str) -> str:
         "<h1>VMAF predictor models: overview</h1>",
         f"<p>{len(rows)} codecs; {len(rows) - stubs} trained on a real corpus, "
         f"{stubs} synthetic stubs (not for production: see each card). "
-        "Held-out metrics are on the seeded 20% split. "
+        "Held-out metrics: real-corpus models by cross-validation split by "
+        "source (pooled out-of-fold predictions), stubs on their seeded row "
+        "split. The baselines' RMSE is on the same rows; <em>lowest RMSE</em> "
+        "names the winner. "
         f"<em>Committed</em> compares the built ONNX file and card with "
         f"<code>{html.escape(committed_source)}</code>.</p>",
         "<table><tr><th>codec</th><th>corpus</th><th>rows</th><th>PLCC</th>"
-        "<th>SROCC</th><th>RMSE</th><th>ONNX sha256</th><th>allowlist</th>"
+        "<th>SROCC</th><th>RMSE</th><th>split</th>"
+        + "".join(f"<th>RMSE: {html.escape(n)}</th>" for n in evaluation.BASELINES)
+        + "<th>lowest RMSE</th><th>ONNX sha256</th><th>allowlist</th>"
         "<th>validation</th><th>committed</th></tr>",
     ]
     for row in rows:
@@ -349,6 +381,14 @@ def overview_html(rows: Sequence[OverviewRow], committed_source: str) -> str:
             f"<td><span class='{kind}'>{html.escape(row.corpus)}</span></td>"
             f"<td class='num'>{row.rows}</td><td class='num'>{row.plcc:.4f}</td>"
             f"<td class='num'>{row.srocc:.4f}</td><td class='num'>{row.rmse:.3f}</td>"
+            f"<td>by {html.escape(row.split)}</td>"
+            + "".join(
+                f"<td class='num'>{row.baselines[n]:.3f}</td>"
+                if n in row.baselines
+                else "<td>-</td>"
+                for n in evaluation.BASELINES
+            )
+            + f"<td>{_winner(row.winner)}</td>"
             f"<td><code title='{html.escape(row.onnx_sha256)}'>"
             f"{html.escape(row.onnx_sha256[:12])}</code></td>"
             f"<td>{_status(row.allowlist)}</td><td>{_status(row.validation)}</td>"

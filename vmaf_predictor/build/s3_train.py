@@ -11,14 +11,17 @@ then rounded to float32 (round-to-nearest-even), the documented export rule.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from vmaf_predictor.build import evaluation as ev
 from vmaf_predictor.build import metrics, network
 from vmaf_predictor.build.network import (
     TrainedModel,
@@ -26,7 +29,8 @@ from vmaf_predictor.build.network import (
     crf_knots,
     parameter_shapes,
 )
-from vmaf_predictor.build.s2_corpus import TARGET, read_table
+from vmaf_predictor.build.s2_corpus import TARGET, read_info, read_table
+from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,
@@ -263,20 +267,70 @@ def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return tree_sum(diff * diff, 0) / diff.shape[0]
 
 
-def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedModel:
-    """Train on one codec's table and evaluate on the held-out split."""
-    features = [
-        to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
+@dataclass
+class Fit:
+    """A network trained on some rows, with its input and output scaling."""
+
+    model: MonotoneNet
+    mean: list[float]
+    std: list[float]
+    target_scale: tuple[float, float]
+    loss_curve: list[float]
+    monitor_curve: list[float] = dataclasses.field(default_factory=list)
+    # The monitored rows' predictions after each epoch.
+    monitor_predictions: list[list[float]] = dataclasses.field(default_factory=list)
+    # (w, curve): VMAF = clip((1 - w) * network + w * curve, 0, 100)
+    blend: tuple[float, ev.Logistic] | None = None
+
+    def inputs(self, columns: np.ndarray) -> torch.Tensor:
+        return normalised(columns, self.mean, self.std)
+
+    def unmeasured(self) -> torch.Tensor:
+        """The network's columns of a feature sent as not measured (0.0),
+        normalised with the same exact ops as the measured ones."""
+        nothing = network.model_inputs(np.zeros((1, N_FEATURES)))
+        return normalised(nothing, self.mean, self.std)[0]
+
+    @torch.no_grad()
+    def predict(self, columns: np.ndarray, bare: bool = False) -> list[float]:
+        """VMAF of the rows' network columns; ``bare``: every optional
+        measurement sent as not measured."""
+        x = self.inputs(columns)
+        if bare:
+            optional = torch.zeros(N_FEATURES, dtype=torch.bool)
+            for positions in _OPTIONAL_POSITIONS:
+                optional[positions] = True
+            every = torch.ones_like(x, dtype=torch.bool)
+            x = torch.where(every & optional, self.unmeasured(), x)
+        vmaf = self.model.forward(x).squeeze(1).tolist()
+        if self.blend is None:
+            return vmaf
+        w, curve = self.blend
+        return blended(vmaf, curve.predict_columns(columns), w)
+
+
+def blended(network_vmaf: Sequence[float], curve: Sequence[float], w: float) -> list:
+    """``clip((1 - w) * network + w * curve, 0, 100)``, as the graph does."""
+    return [
+        min(100.0, max(0.0, (1.0 - w) * n + w * c))
+        for n, c in zip(network_vmaf, curve, strict=True)
     ]
-    targets = table[TARGET].astype(float).tolist()
-    train_idx, holdout_idx = split_indices(
-        len(targets), settings.holdout_fraction, settings.seed
-    )
-    columns = network.model_inputs(np.array(features))
-    mean, std = normalisation(columns[train_idx].tolist())
-    x_all = normalised(columns, mean, std)
-    y_all = torch.tensor(targets, dtype=torch.float64)
-    x_train, y_train = x_all[train_idx], y_all[train_idx]
+
+
+def fit(
+    columns: np.ndarray,
+    targets: Sequence[float],
+    train_idx: Sequence[int],
+    settings: TrainSettings,
+    monitor: Sequence[int] = (),
+) -> Fit:
+    """Train the network on the ``train_idx`` rows of ``columns`` (the
+    network's columns, :func:`network.model_inputs`); its weights are then
+    rounded to float32, the export rule. With ``monitor`` rows, their MSE
+    after each epoch is kept in ``Fit.monitor_curve`` (they never train)."""
+    mean, std = normalisation(columns[list(train_idx)].tolist())
+    x_train = normalised(columns, mean, std)[list(train_idx)]
+    y_train = torch.tensor(targets, dtype=torch.float64)[list(train_idx)]
     # An optional measurement left out is sent as NOT_MEASURED (0.0): its
     # value in the network's columns, normalised with the same exact ops.
     nothing = network.model_inputs(np.zeros((1, N_FEATURES)))
@@ -291,7 +345,11 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
         settings.hidden, settings.crf_knots, rng, target_scale
     )
     optimiser = Adam(model.theta, settings)
-    loss_curve = []
+    loss_curve: list[float] = []
+    monitor_curve: list[float] = []
+    monitor_predictions: list[list[float]] = []
+    x_monitor = normalised(columns[list(monitor)], mean, std) if monitor else None
+    y_monitor = torch.tensor([targets[i] for i in monitor], dtype=torch.float64)
     order = list(range(len(train_idx)))
     for _ in range(settings.epochs):
         _shuffle(order, rng)
@@ -309,6 +367,188 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
             optimiser.step(grad)
             epoch_losses.append(loss.item())
         loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
+        if monitor:
+            with torch.no_grad():
+                predicted = model.forward(x_monitor)
+                monitor_curve.append(mse(predicted, y_monitor).item())
+                monitor_predictions.append(predicted.squeeze(1).tolist())
+    with torch.no_grad():
+        model.theta.copy_(model.theta.float().double())
+    return Fit(
+        model, mean, std, target_scale, loss_curve, monitor_curve, monitor_predictions
+    )
+
+
+def fit_early_stopped(
+    columns: np.ndarray,
+    targets: Sequence[float],
+    train_idx: Sequence[int],
+    sources: Sequence[str],
+    settings: TrainSettings,
+    blend: bool = False,
+) -> Fit:
+    """Early stopping on a grouped validation fold (real corpora).
+
+    The training rows' sources are split as the evaluation splits them
+    (:func:`evaluation.grouped_folds`, seeded); the network is trained on all
+    but the first inner fold for up to ``settings.epochs`` epochs, and the
+    epoch with the lowest MSE on that fold (the first on a tie) is the number
+    of epochs the network is then trained for on all ``train_idx`` rows.
+    Without two sources among the rows, the full ``settings.epochs``.
+
+    With ``blend``, the same fold also chooses the weight w (of
+    :data:`evaluation.BLEND_WEIGHTS`, the smallest on a tie) of the logistic
+    baseline curve in ``(1 - w) * network + w * curve``, each part as
+    trained on the other inner folds; the final curve is fitted on all
+    ``train_idx`` rows. Both parts never rise with CRF, so neither does the
+    blend.
+    """
+    train_idx = list(train_idx)
+    names = [sources[i] for i in train_idx]
+    if len(set(names)) < 2:
+        return fit(columns, targets, train_idx, settings)
+    inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
+    held = [train_idx[j] for j in inner.held_out[0]]
+    rest = [train_idx[j] for j in inner.training(0, len(train_idx))]
+    watched = fit(columns, targets, rest, settings, monitor=held)
+    curve = watched.monitor_curve
+    best = min(range(len(curve)), key=lambda e: (curve[e], e)) + 1
+    w = 0.0
+    if blend:
+        # The epochs and the blend weight of the logistic curve together, on
+        # the same validation fold (each weight gets its best epoch count).
+        inner_curve = ev.fit_logistic_columns(columns[rest], [targets[i] for i in rest])
+        on_held = inner_curve.predict_columns(columns[held])
+        actual = [targets[i] for i in held]
+
+        def error(choice: tuple[float, int]) -> tuple[float, float, int]:
+            w, e = choice
+            mixed = blended(watched.monitor_predictions[e], on_held, w)
+            sse = math.fsum(
+                (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
+            )
+            return sse, w, e
+
+        choices = [(w, e) for w in ev.BLEND_WEIGHTS for e in range(len(curve))]
+        w, best = min(choices, key=error)
+        best += 1
+    final = fit(columns, targets, train_idx, dataclasses.replace(settings, epochs=best))
+    if w > 0.0:
+        curve_all = ev.fit_logistic_columns(
+            columns[train_idx], [targets[i] for i in train_idx]
+        )
+        final.blend = (w, curve_all)
+    return final
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How a real codec is scored (config.yaml ``evaluation``)."""
+
+    folds: int  # k = min(folds, sources)
+    seeds: int  # training seeds whose grouped RMSE spread the card reports
+    # Epochs by early stopping on a grouped validation fold (fit_early_stopped)
+    early_stopping: bool = False
+    # With early stopping: blend in the logistic curve by the same fold
+    blend: bool = False
+
+
+def cross_validate(
+    codec: Codec,
+    features: list[list[float]],
+    targets: list[float],
+    sources: list[str],
+    settings: TrainSettings,
+    evaluation: EvaluationSettings,
+) -> dict[str, Any]:
+    """Grouped k-fold cross-validation of the learner and the baselines
+    (:mod:`evaluation`): pooled out-of-fold predictions of every row, their
+    figures, and the learner's grouped RMSE for each of ``evaluation.seeds``
+    training seeds (settings.seed, +1, ...; the folds stay those of
+    settings.seed). The figures of settings.seed are the card's."""
+    folds = ev.grouped_folds(sources, evaluation.folds, settings.seed)
+    columns = network.model_inputs(np.array(features))
+    n = len(targets)
+    pooled: dict[str, list[float]] = {
+        name: [0.0] * n for name in (ev.LEARNER, *ev.BASELINES)
+    }
+    bare = [0.0] * n
+    seed_rmse = []
+    for offset in range(evaluation.seeds):
+        seeded = dataclasses.replace(settings, seed=settings.seed + offset)
+        predicted = [0.0] * n
+        for k, held in enumerate(folds.held_out):
+            train_idx = folds.training(k, n)
+            if evaluation.early_stopping:
+                fitted = fit_early_stopped(
+                    columns, targets, train_idx, sources, seeded, evaluation.blend
+                )
+            else:
+                fitted = fit(columns, targets, train_idx, seeded)
+            for i, p in zip(held, fitted.predict(columns[held]), strict=True):
+                predicted[i] = p
+            if offset == 0:
+                blank = fitted.predict(columns[held], bare=True)
+                fitted_baselines = ev.baseline_predictions(
+                    codec, np.array(features), targets, train_idx, held
+                )
+                for j, i in enumerate(held):
+                    bare[i] = blank[j]
+                    for name, values in fitted_baselines.items():
+                        pooled[name][i] = values[j]
+        if offset == 0:
+            pooled[ev.LEARNER] = predicted
+        seed_rmse.append(round(metrics.rmse(predicted, targets), 6))
+    figures = ev.scores(pooled, targets)
+    figures[ev.LEARNER]["rmse_unmeasured"] = round(metrics.rmse(bare, targets), 6)
+    return {
+        "split": folds.by,
+        "groups": folds.groups,
+        "folds": len(folds.held_out),
+        "rows": n,
+        "figures": figures,
+        "winner": ev.winner(figures),
+        "seed_rmse": seed_rmse,
+        "targets": list(targets),
+        "predictions": pooled[ev.LEARNER],
+    }
+
+
+def train(
+    codec: str,
+    table: pd.DataFrame,
+    settings: TrainSettings,
+    entry: Codec | None = None,
+    evaluation: EvaluationSettings | None = None,
+) -> TrainedModel:
+    """Train on one codec's table and say how well it predicts unseen rows.
+
+    Without ``evaluation`` (synthetic stubs): a seeded row split, the model
+    trained on its training part and scored on the held-out part (beside
+    the baselines, when ``entry`` is given). With it (real corpora): grouped
+    cross-validation by source (:func:`cross_validate`), then the model
+    trained on all rows.
+    """
+    features = [
+        to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
+    ]
+    targets = table[TARGET].astype(float).tolist()
+    columns = network.model_inputs(np.array(features))
+    if evaluation is None:
+        train_idx, holdout_idx = split_indices(
+            len(targets), settings.holdout_fraction, settings.seed
+        )
+        fitted = fit(columns, targets, train_idx, settings)
+    else:
+        train_idx, holdout_idx = list(range(len(targets))), []
+        sources = table["src"].astype(str).tolist() if "src" in table else []
+        sources = sources or [""] * len(targets)
+        if evaluation.early_stopping:
+            fitted = fit_early_stopped(
+                columns, targets, train_idx, sources, settings, evaluation.blend
+            )
+        else:
+            fitted = fit(columns, targets, train_idx, settings)
 
     crfs = [row[0] for row in features]
     check_inputs = [
@@ -316,41 +556,74 @@ def train(codec: str, table: pd.DataFrame, settings: TrainSettings) -> TrainedMo
         for row in extreme_inputs([min(crfs), max(crfs)])
         + spanning_rows(features, PARITY_ROWS)
     ]
-    x_check = normalised(network.model_inputs(np.array(check_inputs)), mean, std)
-    with torch.no_grad():
-        model.theta.copy_(model.theta.float().double())
-        predictions = model.forward(x_all[holdout_idx]).squeeze(1).tolist()
-        check_predictions = model.forward(x_check).squeeze(1).tolist()
-        # The same rows with every optional measurement sent as not measured.
-        held = x_all[holdout_idx]
-        every = torch.ones_like(held, dtype=torch.bool)
-        optional = torch.zeros(N_FEATURES, dtype=torch.bool)
-        for positions in _OPTIONAL_POSITIONS:
-            optional[positions] = True
-        bare = torch.where(every & optional, unmeasured, held)
-        bare_predictions = model.forward(bare).squeeze(1).tolist()
+    check_predictions = fitted.predict(network.model_inputs(np.array(check_inputs)))
     held_targets = [targets[i] for i in holdout_idx]
-    return TrainedModel(
-        codec=codec,
-        settings=settings,
-        mean=mean,
-        std=std,
-        target_scale=list(target_scale),
-        weights=model.weights_as_lists(),
-        n_train=len(train_idx),
-        n_holdout=len(holdout_idx),
-        metrics={
+    if evaluation is None:
+        held_columns = columns[holdout_idx]
+        predictions = fitted.predict(held_columns)
+        bare_predictions = fitted.predict(held_columns, bare=True)
+        figures = {
             "plcc": metrics.plcc(predictions, held_targets),
             "srocc": metrics.srocc(predictions, held_targets),
             "rmse": metrics.rmse(predictions, held_targets),
             "rmse_unmeasured": metrics.rmse(bare_predictions, held_targets),
-        },
-        loss_curve=loss_curve,
+        }
+        scored: dict[str, Any] = {}
+        if entry is not None:
+            baselines = ev.baseline_predictions(
+                entry, np.array(features), targets, train_idx, holdout_idx
+            )
+            table_figures = ev.scores(
+                {ev.LEARNER: predictions, **baselines}, held_targets
+            )
+            scored = {
+                "split": "row",
+                "groups": len(targets),
+                "folds": 1,
+                "rows": len(holdout_idx),
+                "figures": table_figures,
+                "winner": ev.winner(table_figures),
+                "seed_rmse": [],
+            }
+    else:
+        if entry is None:
+            raise ValueError("grouped evaluation needs the codec's registry entry")
+        predictions = bare_predictions = []
+        scored = cross_validate(entry, features, targets, sources, settings, evaluation)
+        scored["epochs"] = len(fitted.loss_curve)
+        learner = scored["figures"][ev.LEARNER]
+        figures = {
+            key: learner[key]
+            for key in (
+                "plcc",
+                "srocc",
+                "rmse",
+                "rmse_unmeasured",
+                "max_abs_error",
+                "mean_signed_error",
+            )
+        }
+    blend = {}
+    if fitted.blend is not None:
+        blend = {"weight": fitted.blend[0], **fitted.blend[1].as_dict()}
+    return TrainedModel(
+        codec=codec,
+        settings=settings,
+        mean=fitted.mean,
+        std=fitted.std,
+        target_scale=list(fitted.target_scale),
+        weights=fitted.model.weights_as_lists(),
+        n_train=len(train_idx),
+        n_holdout=len(holdout_idx),
+        metrics=figures,
+        loss_curve=fitted.loss_curve,
         holdout_inputs=[features[i] for i in holdout_idx],
         holdout_targets=held_targets,
         holdout_predictions=predictions,
         check_inputs=check_inputs,
         check_predictions=check_predictions,
+        evaluation=scored,
+        blend=blend,
     )
 
 
@@ -358,7 +631,16 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
     """Stage entry point: train on the codec's table, save the result."""
     # Tensors this small run faster on one thread (the bytes never depend on it).
     torch.set_num_threads(1)
-    model = train(codec, read_table(input.table), TrainSettings(**params.settings))
+    entry = codec_from_config(codec, params.codec)
+    real = read_info(input.info).kind == "real"
+    evaluation = EvaluationSettings(**params.evaluation) if real else None
+    model = train(
+        codec,
+        read_table(input.table),
+        TrainSettings(**params.settings),
+        entry,
+        evaluation,
+    )
     network.save(model, output.trained)
     return (
         f"{codec}: {model.n_train} train / {model.n_holdout} held out, final loss "

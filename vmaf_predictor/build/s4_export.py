@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
 from vmaf_predictor.build import network
+from vmaf_predictor.build.evaluation import Logistic
 from vmaf_predictor.build.network import TrainedModel, crf_knots
 from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
 
@@ -90,6 +91,31 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
         node("Clip", ["unclipped", "vmaf_min", "vmaf_max"], "vmaf64"),
         node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
     ]
+    if trained.blend:
+        # clip((1 - w) * network + w * 100 * sigmoid(columns @ c + bias)):
+        # the logistic curve of build/evaluation.py on the same columns.
+        curve = Logistic(
+            tuple(trained.blend["params"]),
+            tuple(trained.blend["centre"]),
+            tuple(trained.blend["scale"]),
+        )
+        weights, bias = curve.graph_weights()
+        w = trained.blend["weight"]
+        initializers += [
+            const("curve_weights", [[v] for v in weights]),
+            const("curve_bias", [bias]),
+            const("network_share", [1.0 - w]),
+            const("curve_share", [100.0 * w]),
+        ]
+        nodes[-1:] = [
+            node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
+            node("Sigmoid", ["curve_eta"], "curve"),
+            node("Mul", ["curve", "curve_share"], "curve_part"),
+            node("Mul", ["vmaf64", "network_share"], "network_part"),
+            node("Add", ["network_part", "curve_part"], "blended"),
+            node("Clip", ["blended", "vmaf_min", "vmaf_max"], "blended64"),
+            node("Cast", ["blended64"], OUTPUT_NAME, to=TensorProto.FLOAT),
+        ]
     graph = helper.make_graph(
         nodes,
         f"vmaf_predictor_{trained.codec}",

@@ -9,11 +9,18 @@ model it describes.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.build import network, s2_corpus, s5_allowlist, s6_validate
+from vmaf_predictor.build import (
+    evaluation,
+    network,
+    s2_corpus,
+    s5_allowlist,
+    s6_validate,
+)
 from vmaf_predictor.build.network import TrainedModel
 from vmaf_predictor.build.s2_corpus import CorpusInfo
 from vmaf_predictor.build.s5_allowlist import AllowlistReport
@@ -64,22 +71,16 @@ def render(
     codec = trained.codec
     stub = corpus.kind == "synthetic-stub"
     s = trained.settings
-    m = trained.metrics
     title = f"# VMAF predictor: {codec}" + (" (synthetic stub)" if stub else "")
     warning = STUB_WARNING.format(rows=corpus.rows) + "\n\n" if stub else ""
     feature_source = FEATURE_SOURCES[corpus.features]
     versions_text = ", ".join(f"{k} {versions[k]}" for k in sorted(versions))
     corpus_line = "synthetic, seeded by the codec name" if stub else "measured"
-    split = f"a seeded {_split_ratio(s.holdout_fraction)} split of the rows"
     provenance = _table(
         ("codec", f"`{codec}`"),
         ("corpus kind", f"`{corpus.label}` ({corpus_line})"),
         ("corpus digest", f"sha256 `{corpus.sha256}` of the canonical training table"),
-        (
-            "rows",
-            f"{corpus.rows} ({trained.n_train} train, {trained.n_holdout} held out, "
-            f"seeded {_split_ratio(s.holdout_fraction)} split)",
-        ),
+        ("rows", _rows_line(trained, corpus)),
         ("features", feature_source),
         (
             "network",
@@ -89,12 +90,13 @@ def render(
             f"{2 * s.crf_knots + 1} non-negative weights of a CRF basis that never "
             f"decreases ({s.crf_knots} knots); VMAF = the level minus the weighted "
             "basis, scaled by the training targets' mean and spread and clipped "
-            "to [0, 100]; input scaling and normalisation are part of the graph",
+            "to [0, 100]; input scaling and normalisation are part of the graph"
+            + _blend_text(trained),
         ),
         (
             "training",
             f"Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), "
-            f"batch {s.batch_size}, {s.epochs} epochs, MSE on VMAF, seed {s.seed}, "
+            f"batch {s.batch_size}, {_epochs(trained)}, MSE on VMAF, seed {s.seed}, "
             f"float64; each optional measurement of each row left out (sent as "
             f"{NOT_MEASURED}) with probability {s.unmeasured_rate:g} per epoch",
         ),
@@ -162,22 +164,155 @@ print(float(vmaf[0, 0]))
 
 {_validation(validation, trained)}
 
-## Held-out metrics
-
-On {trained.n_holdout} held-out rows ({split}), as measured; the last line
-sends every optional measurement of the same rows as not measured.
-
-| Metric | Value |
-|---|---|
-| PLCC | {m["plcc"]:.4f} |
-| SROCC | {m["srocc"]:.4f} |
-| RMSE | {m["rmse"]:.3f} VMAF |
-| RMSE, optional features not measured | {m["rmse_unmeasured"]:.3f} VMAF |
-
+{_held_out(trained)}
 ## Known limitations
 
-{_limitations(stub, corpus)}
+{_limitations(stub, corpus, trained)}
 """
+
+
+def _blend_text(trained: TrainedModel) -> str:
+    if not trained.blend:
+        return ""
+    w = trained.blend["weight"]
+    a, b, c = trained.blend["params"]
+    return (
+        f"; blended with the logistic baseline curve: VMAF = clip({1 - w:g} x "
+        f"network + {w:g} x 100*sigmoid(a + b*crf' + c*log bpp'), 0, 100), crf' "
+        f"and log bpp' standardised over the training rows, a {a:.4f}, b "
+        f"{b:.4f} (<= 0), c {c:.4f}; the weight chosen on the grouped "
+        "validation fold that chose the epochs"
+    )
+
+
+def _epochs(trained: TrainedModel) -> str:
+    epochs = trained.evaluation.get("epochs")
+    if epochs is None or epochs == trained.settings.epochs:
+        return f"{trained.settings.epochs} epochs"
+    return (
+        f"{epochs} epochs (early stopping: the count with the lowest MSE on a "
+        f"grouped validation fold of the rows, at most {trained.settings.epochs}; "
+        "each cross-validation fold chose its own)"
+    )
+
+
+def _rows_line(trained: TrainedModel, corpus: CorpusInfo) -> str:
+    e = trained.evaluation
+    if e.get("split") == "source" or trained.n_holdout == 0:
+        unit = "sources" if e.get("split") == "source" else "rows"
+        return (
+            f"{corpus.rows}, all trained on; scored by {e.get('folds')}-fold "
+            f"cross-validation split by {e.get('split')} ({e.get('groups')} {unit})"
+        )
+    ratio = _split_ratio(trained.settings.holdout_fraction)
+    return (
+        f"{corpus.rows} ({trained.n_train} train, {trained.n_holdout} held out, "
+        f"seeded {ratio} split by row)"
+    )
+
+
+def _held_out(trained: TrainedModel) -> str:
+    """The held-out figures (the consumer reads the PLCC, SROCC and RMSE
+    rows of the first table), then the baselines on the same rows."""
+    m = trained.metrics
+    e = trained.evaluation
+    grouped = trained.n_holdout == 0
+    if grouped:
+        unit = "source" if e["split"] == "source" else "row"
+        units = "sources" if e["split"] == "source" else "rows"
+        intro = (
+            f"Split by {unit}: cross-validation grouped by {unit}, {e['folds']} "
+            f"seeded folds over {e['groups']} {units}, every {unit} held out once "
+            "and predicted by a model trained on the other folds (seed "
+            f"{trained.settings.seed}); the figures are those of the {e['rows']} "
+            "pooled out-of-fold predictions. The model itself is trained on all "
+            "rows. The RMSE line with optional features not measured sends every "
+            "optional measurement of the same rows as not measured."
+        )
+    else:
+        ratio = _split_ratio(trained.settings.holdout_fraction)
+        intro = (
+            f"Split by row: on {trained.n_holdout} held-out rows (a seeded "
+            f"{ratio} split of the rows), as measured; the RMSE line with optional "
+            "features not measured sends every optional measurement of the same "
+            "rows as not measured."
+        )
+    rows = [
+        f"| PLCC | {m['plcc']:.4f} |",
+        f"| SROCC | {m['srocc']:.4f} |",
+        f"| RMSE | {m['rmse']:.3f} VMAF |",
+        f"| RMSE, optional features not measured | {m['rmse_unmeasured']:.3f} VMAF |",
+    ]
+    if grouped:
+        rows += [
+            f"| Max absolute error | {m['max_abs_error']:.3f} VMAF |",
+            f"| Mean signed error (predicted - actual) | "
+            f"{_signed(m['mean_signed_error'])} VMAF |",
+            f"| Folds | {e['folds']} |",
+        ]
+    text = f"## Held-out metrics\n\n{intro}\n\n| Metric | Value |\n|---|---|\n"
+    text += "\n".join(rows) + "\n"
+    spread = e.get("seed_rmse") or []
+    if len(spread) > 1:
+        mean = math.fsum(spread) / len(spread)
+        text += (
+            f"\nGrouped RMSE over {len(spread)} training seeds ({trained.settings.seed}"
+            f" to {trained.settings.seed + len(spread) - 1}, the same folds): mean "
+            f"{mean:.3f}, lowest {min(spread):.3f}, highest {max(spread):.3f} VMAF.\n"
+        )
+    if e.get("figures"):
+        text += "\n" + _baselines(e) + "\n"
+    return text
+
+
+def _baselines(e: Mapping[str, Any]) -> str:
+    """The learner beside the baselines, on the same held-out rows."""
+    where = (
+        "the same folds"
+        if e["split"] == "source" or e["folds"] > 1
+        else ("the same held-out rows")
+    )
+    lines = [
+        "## Baselines",
+        "",
+        f"On {where}, each fitted on the training part only:",
+        "",
+        "| Predictor | RMSE | PLCC | SROCC | Max abs. error | Mean signed error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in (evaluation.LEARNER, *evaluation.BASELINES):
+        f = e["figures"][name]
+        label = evaluation.BASELINE_TEXT[name]
+        label = f"**{label}**" if name == e["winner"] else label
+        lines.append(
+            f"| {label} | {f['rmse']:.3f} | {f['plcc']:.4f} | {f['srocc']:.4f} | "
+            f"{f['max_abs_error']:.3f} | {_signed(f['mean_signed_error'])} |"
+        )
+    lines += ["", f"Lowest RMSE: **{evaluation.BASELINE_TEXT[e['winner']]}**."]
+    return "\n".join(lines)
+
+
+def _signed(value: float) -> str:
+    text = f"{value:+.3f}"
+    return "+0.000" if text == "-0.000" else text
+
+
+def _loses_to_parametric(trained: TrainedModel) -> str:
+    """The prominent limitation of a real-corpus model that the parametric
+    baseline beats; empty when it does not."""
+    figures = trained.evaluation.get("figures", {})
+    if not figures:
+        return ""
+    mine = figures[evaluation.LEARNER]["rmse"]
+    theirs = figures["parametric"]["rmse"]
+    if mine <= theirs:
+        return ""
+    return (
+        f"**It does not beat the parametric baseline**: grouped RMSE {mine:.3f} "
+        f"VMAF against {theirs:.3f} for the three-parameter logistic curve on the "
+        "same folds (see Baselines). On this corpus that curve predicts unseen "
+        "sources better than this model does."
+    )
 
 
 def _validation(v: ValidationReport, trained: TrainedModel) -> str:
@@ -216,7 +351,7 @@ def _table(*rows: tuple[str, str]) -> str:
     return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
-def _limitations(stub: bool, corpus: CorpusInfo) -> str:
+def _limitations(stub: bool, corpus: CorpusInfo, trained: TrainedModel) -> str:
     items = [
         "Only as good as its corpus: outside the resolutions, frame rates and "
         "quality values it was trained on, predictions are extrapolations.",
@@ -232,9 +367,13 @@ def _limitations(stub: bool, corpus: CorpusInfo) -> str:
         )
     else:
         items.append(
-            f"Held-out metrics come from {corpus.rows} rows of one corpus; "
-            "real-corpus RMSE of 8-14 VMAF points is typical for hardware sweeps."
+            f"Held-out metrics come from {corpus.rows} rows of one corpus, "
+            "scored on sources the model was not trained on; real-corpus RMSE "
+            "of 8-14 VMAF points is typical for hardware sweeps."
         )
+        loses = _loses_to_parametric(trained)
+        if loses:
+            items.insert(0, loses)
     if corpus.features == "stand-in":
         items.append(
             "Probe features are stand-ins: the model cannot react to content "

@@ -14,6 +14,8 @@ as the sweep measures them (one probe encode, one analysis pass; FFmpeg and
 settings from config.yaml, or ``--config FILE``); ``--verify`` then encodes
 the clip at the chosen value with the sweep's production settings and scores
 it with libvmaf.
+    python -m vmaf_predictor evaluate CORPUS [--models DIR] [--json] \\
+        [--predictions FILE]
 
 A value outside its domain (not finite, --crf outside the codec's quality
 range, --bitrate/--fps/--duration not > 0, --width/--height not >= 1,
@@ -51,6 +53,8 @@ FLAGS = {
     "width": "--width",
     "height": "--height",
     "duration_s": "--duration",
+    "models": "--models",
+    "corpus": "CORPUS",
 }
 USAGE_ERROR = 2
 
@@ -111,6 +115,29 @@ def parser() -> argparse.ArgumentParser:
         "features", parents=[settings], help="the measured features of a clip"
     )
     features.add_argument("clip", type=Path, help="the clip (one shot)")
+    score = commands.add_parser(
+        "evaluate",
+        help="score the models on a corpus's rows, beside the analytical curve",
+        description="Per codec with rows in CORPUS (a Phase A JSONL file or a "
+        "directory of shards, read with the training rules): rows, RMSE, PLCC, "
+        "SROCC, max absolute error and mean signed error of the model and of "
+        "the analytical fallback curve. Codecs without rows or without a model "
+        "are skipped and listed; a synthetic-stub model is marked.",
+    )
+    score.add_argument("corpus", metavar="CORPUS", help="JSONL file or directory")
+    score.add_argument(
+        "--models",
+        type=Path,
+        default=MODEL_DIR,
+        help="directory of predictor_<codec>.onnx (default: the committed model/)",
+    )
+    score.add_argument("--json", action="store_true", help="print JSON")
+    score.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="FILE",
+        help="write a CSV line per row: src,encoder,crf,vmaf_score,predicted",
+    )
     return top
 
 
@@ -118,6 +145,10 @@ SHOT_FIGURES = ("bitrate", "width", "height", "fps")
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.command == "evaluate":
+        from vmaf_predictor.runtime import evaluate
+
+        return evaluate.evaluate(args.corpus, args.models, args.predictions)
     # Every value is checked before any file is opened: a bad value is named
     # even when the model is missing.
     entry = lookup_codec(args.codec)
@@ -170,6 +201,10 @@ def text(result: dict) -> str:
         lines = [f"{result['clip']} ({result['codec']}):"]
         lines += [f"  {n:<{width}}  {v:g}" for n, v in result["features"].items()]
         return "\n".join(lines)
+    if "codecs" in result:
+        from vmaf_predictor.runtime import evaluate
+
+        return evaluate.text(result)
     if "vmaf" in result:
         return (
             f"{result['codec']} at crf {result['crf']:g}: predicted VMAF "

@@ -1,0 +1,327 @@
+"""How well a model predicts rows it was not trained on, and against what.
+
+Real corpora hold a few source clips, each encoded at many quality values:
+two rows of one source are nearly the same shot, so a random row split puts
+every held-out source in training too and flatters the figures. A real
+codec is therefore scored by cross-validation grouped by source (``src``,
+which the split fills from ``src_sha256`` when ``src`` is missing): every
+source is held out once, by k = min(folds, sources) seeded folds, and the
+out-of-fold predictions of all rows are pooled. Synthetic stubs keep their
+seeded row split (their shots are independent draws).
+
+The same folds score three baselines a model has to beat:
+  - ``fold mean``: the mean VMAF of the training fold, whatever the input;
+  - ``analytical``: the codec's analytical fallback curve (no fitting);
+  - ``parametric``: ``100 * sigmoid(a + b*crf + c*log bpp)``, ``b <= 0``
+    (monotone in CRF), fitted per training fold by damped Gauss-Newton.
+
+Every figure here reaches a card, whose bytes must not depend on the CPU:
+only correctly rounded operations in a fixed order (exp and log by
+:func:`network.exact_exp` / :func:`network.exact_log`, sums by ``math.fsum``,
+a 3x3 solve in plain Python).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vmaf_predictor.build import metrics
+from vmaf_predictor.build.network import MODEL_COLUMNS, exact_exp, exact_log
+from vmaf_predictor.registry import Codec
+from vmaf_predictor.runtime.features import FEATURE_NAMES
+
+LEARNER = "model"
+BASELINES = ("fold mean", "analytical", "parametric")
+BASELINE_TEXT = {
+    LEARNER: "this model",
+    "fold mean": "training-fold mean VMAF",
+    "analytical": "analytical fallback curve",
+    "parametric": "logistic curve 100*sigmoid(a + b*crf + c*log bpp), b <= 0",
+}
+# The blend weights of the logistic curve a real-corpus model may take
+# (s3_train.fit_early_stopped): VMAF = (1 - w) * network + w * curve.
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Early stopping holds out the first of this many grouped folds of the
+# training rows (s3_train.fit_early_stopped).
+INNER_FOLDS = 5
+_LN10 = 2.302585092994046  # the double nearest ln 10
+_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Held-out row indices per fold, and how they were made."""
+
+    by: str  # "source" or "row"
+    groups: int  # sources (or rows) the folds were made of
+    held_out: list[list[int]]
+
+    def training(self, fold: int, n_rows: int) -> list[int]:
+        held = set(self.held_out[fold])
+        return [i for i in range(n_rows) if i not in held]
+
+
+def _shuffled(items: list, seed: int) -> list:
+    # Fisher-Yates on random.random(), whose stream Python keeps stable.
+    items, rng = list(items), random.Random(seed)
+    for i in range(len(items) - 1, 0, -1):
+        j = math.floor(rng.random() * (i + 1))
+        items[i], items[j] = items[j], items[i]
+    return items
+
+
+def grouped_folds(sources: Sequence[str], folds: int, seed: int) -> Folds:
+    """k = min(folds, sources) folds, every source's rows in exactly one.
+
+    Sources are shuffled (seeded), then each goes to the fold with the
+    fewest rows so far (the first such fold on a tie). Without at least two
+    sources (no ``src`` recorded) the rows themselves are the groups.
+    """
+    names = sorted(set(sources))
+    by = "source"
+    if len(names) < 2:
+        names, sources, by = [str(i) for i in range(len(sources))], None, "row"
+    rows: dict[str, list[int]] = {name: [] for name in names}
+    for i, name in enumerate(sources if sources is not None else names):
+        rows[name].append(i)
+    k = min(folds, len(names))
+    if k < 2:
+        raise ValueError(f"need at least 2 sources or rows for folds, got {names}")
+    held: list[list[int]] = [[] for _ in range(k)]
+    for name in _shuffled(names, seed):
+        smallest = min(range(k), key=lambda f: len(held[f]))
+        held[smallest].extend(rows[name])
+    return Folds(by, len(names), [sorted(fold) for fold in held])
+
+
+# Baselines ------------------------------------------------------------------
+
+
+def log_bpp(features: np.ndarray) -> np.ndarray:
+    """log of the probe's bits per pixel (kbps over pixels per second), up to
+    a constant: each size as log(max(x, 1)), as the network takes it."""
+    f = np.asarray(features, dtype=np.float64)
+    logged = exact_log(np.maximum(f[:, [_COLUMN[n] for n in _SIZES]], 1.0))
+    return logged[:, 0] - logged[:, 1] - logged[:, 2] - logged[:, 3]
+
+
+_SIZES = ("probe_bitrate_kbps", "width", "height", "fps")
+
+
+def _position(name: str) -> int:
+    return MODEL_COLUMNS.index(FEATURE_NAMES.index(name))
+
+
+def columns_log_bpp(columns: np.ndarray) -> np.ndarray:
+    """:func:`log_bpp` of rows given as the network's columns."""
+    b, w, h, f = (columns[:, _position(name)] for name in _SIZES)
+    return b - w - h - f
+
+
+def analytical(codec: Codec, features: np.ndarray) -> list[float]:
+    """The codec's analytical fallback curve (log10 by the exact log)."""
+    f = np.asarray(features, dtype=np.float64)
+    delta = f[:, 0] - codec.crf_ref
+    log10 = exact_log(np.maximum(f[:, _COLUMN["probe_bitrate_kbps"]], 1.0)) / _LN10
+    vmaf = codec.a - codec.b * delta - codec.c * delta * delta + codec.d * log10
+    return np.clip(vmaf, 0.0, 100.0).tolist()
+
+
+def _sigmoid(eta: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + exact_exp(-eta))
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting, plain Python floats."""
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        if m[col][col] == 0.0:
+            return [0.0] * n
+        for r in range(col + 1, n):
+            factor = m[r][col] / m[col][col]
+            m[r] = [x - factor * y for x, y in zip(m[r], m[col], strict=True)]
+    out = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        rest = math.fsum(m[r][c] * out[c] for c in range(r + 1, n))
+        out[r] = (m[r][n] - rest) / m[r][r]
+    return out
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """``100 * sigmoid(a + b*crf + c*log bpp)`` on standardised inputs."""
+
+    params: tuple[float, float, float]
+    centre: tuple[float, float]
+    scale: tuple[float, float]
+
+    def predict(self, features: np.ndarray) -> list[float]:
+        f = np.asarray(features, dtype=np.float64)
+        return self._curve(f[:, 0], log_bpp(f))
+
+    def predict_columns(self, columns: np.ndarray) -> list[float]:
+        """The same curve of the network's columns (network.model_inputs),
+        whose logged sizes are exactly those :func:`log_bpp` takes."""
+        return self._curve(columns[:, 0], columns_log_bpp(columns))
+
+    def _curve(self, crf: np.ndarray, lbpp: np.ndarray) -> list[float]:
+        crf = (crf - self.centre[0]) / self.scale[0]
+        bpp = (lbpp - self.centre[1]) / self.scale[1]
+        a, b, c = self.params
+        eta = a * 1.0 + b * crf + c * bpp
+        return (100.0 * _sigmoid(eta)).tolist()
+
+    def graph_weights(self) -> tuple[list[float], float]:
+        """``eta = columns @ w + bias``: the curve's argument as one affine
+        map of the network's columns (for the ONNX graph)."""
+        a, b, c = self.params
+        w = [0.0] * len(MODEL_COLUMNS)
+        w[0] = b / self.scale[0]
+        for name, sign in zip(_SIZES, (1.0, -1.0, -1.0, -1.0), strict=True):
+            w[_position(name)] = sign * c / self.scale[1]
+        bias = (
+            a - b * self.centre[0] / self.scale[0] - c * self.centre[1] / self.scale[1]
+        )
+        return w, bias
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {
+            "params": list(self.params),
+            "centre": list(self.centre),
+            "scale": list(self.scale),
+        }
+
+
+GAUSS_NEWTON_STEPS = 40
+
+
+def fit_logistic(features: np.ndarray, targets: Sequence[float]) -> Logistic:
+    """Least squares on the VMAF scale, b <= 0 (refitted with b = 0 when the
+    free fit rises with CRF). A fixed number of damped Gauss-Newton steps
+    from the linear fit of logit(VMAF/100): deterministic, no tolerance."""
+    f = np.asarray(features, dtype=np.float64)
+    return _fit_logistic(f[:, 0], log_bpp(f), targets)
+
+
+def fit_logistic_columns(columns: np.ndarray, targets: Sequence[float]) -> Logistic:
+    """:func:`fit_logistic` of rows given as the network's columns."""
+    return _fit_logistic(columns[:, 0], columns_log_bpp(columns), targets)
+
+
+def _fit_logistic(
+    crf: np.ndarray, lbpp: np.ndarray, targets: Sequence[float]
+) -> Logistic:
+    y = np.asarray(targets, dtype=np.float64)
+    centre, scale = [], []
+    for column in (crf, lbpp):
+        values = column.tolist()
+        mean = math.fsum(values) / len(values)
+        spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+        centre.append(mean)
+        scale.append(spread if spread > 1e-9 else 1.0)
+    x = np.stack(
+        [
+            np.ones_like(crf),
+            (crf - centre[0]) / scale[0],
+            (lbpp - centre[1]) / scale[1],
+        ],
+        axis=1,
+    )
+    clipped = np.clip(y, 1.0, 99.0)
+    logit = exact_log(clipped) - exact_log(100.0 - clipped)
+    params = _gauss_newton(x, y, logit, free=[0, 1, 2])
+    if params[1] > 0.0:
+        params = _gauss_newton(x, y, logit, free=[0, 2])
+    return Logistic(tuple(params), tuple(centre), tuple(scale))
+
+
+def _gauss_newton(
+    x: np.ndarray, y: np.ndarray, logit: np.ndarray, free: list[int]
+) -> list[float]:
+    cols = [x[:, j] for j in free]
+
+    def normal(weights: np.ndarray, residual: np.ndarray):
+        jtj = [
+            [math.fsum((weights * weights * a * b).tolist()) for b in cols]
+            for a in cols
+        ]
+        jtr = [math.fsum((weights * a * residual).tolist()) for a in cols]
+        return jtj, jtr
+
+    # Start: linear least squares on logit(VMAF / 100).
+    jtj, jtr = normal(np.ones_like(logit), logit)
+    theta = _solve(jtj, jtr)
+
+    def loss(theta: list[float]) -> tuple[float, np.ndarray, np.ndarray]:
+        eta = np.zeros_like(y)
+        for t, a in zip(theta, cols, strict=True):
+            eta = eta + t * a
+        s = _sigmoid(eta)
+        r = y - 100.0 * s
+        return math.fsum((r * r).tolist()), s, r
+
+    current, s, r = loss(theta)
+    damping = 1e-3
+    for _ in range(GAUSS_NEWTON_STEPS):
+        jtj, jtr = normal(100.0 * s * (1.0 - s), r)
+        for i in range(len(free)):
+            jtj[i][i] += damping * (jtj[i][i] + 1e-12)
+        step = _solve(jtj, jtr)
+        trial = [t + d for t, d in zip(theta, step, strict=True)]
+        value, s_trial, r_trial = loss(trial)
+        if value <= current:
+            theta, current, s, r = trial, value, s_trial, r_trial
+            damping = max(damping / 10.0, 1e-9)
+        else:
+            damping *= 10.0
+    full = [0.0, 0.0, 0.0]
+    for j, t in zip(free, theta, strict=True):
+        full[j] = t
+    return full
+
+
+def baseline_predictions(
+    codec: Codec,
+    features: np.ndarray,
+    targets: Sequence[float],
+    train: Sequence[int],
+    held: Sequence[int],
+) -> dict[str, list[float]]:
+    """Each baseline's predictions of the ``held`` rows, fitted on ``train``."""
+    f = np.asarray(features, dtype=np.float64)
+    y = [targets[i] for i in train]
+    mean = math.fsum(y) / len(y)
+    return {
+        "fold mean": [mean] * len(held),
+        "analytical": analytical(codec, f[list(held)]),
+        "parametric": fit_logistic(f[list(train)], y).predict(f[list(held)]),
+    }
+
+
+def rounded(figures: dict[str, float], digits: int = 6) -> dict[str, float]:
+    """Figures as the card keeps them (``+ 0.0``: never ``-0.0``)."""
+    return {k: round(v, digits) + 0.0 for k, v in figures.items()}
+
+
+def scores(
+    predictions: dict[str, Sequence[float]], targets: Sequence[float]
+) -> dict[str, dict[str, float]]:
+    """metrics.summary of each named set of predictions."""
+    return {
+        name: rounded(metrics.summary(list(p), list(targets)))
+        for name, p in predictions.items()
+    }
+
+
+def winner(figures: dict[str, dict[str, float]]) -> str:
+    """The name with the lowest RMSE (the learner on a tie, then name order)."""
+    order = [LEARNER, *BASELINES]
+    return min(figures, key=lambda n: (figures[n]["rmse"], order.index(n)))

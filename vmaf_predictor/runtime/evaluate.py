@@ -1,0 +1,149 @@
+"""``python -m vmaf_predictor evaluate CORPUS``: score models on a corpus.
+
+The corpus is read by the build's own split (:mod:`vmaf_predictor.build.
+s1_split`), so its rows are exactly the rows training would take: bad rows
+stop it (``file:line: reason``), dropped rows are dropped, aliases and
+stand-in features are applied. Each codec with rows is scored with its model
+in ``--models`` (default: the committed ``model/``) run in onnxruntime as a
+consumer runs it, beside the analytical fallback curve on the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from vmaf_predictor.names import card_file_name, model_file_name
+from vmaf_predictor.runtime.features import FEATURE_NAMES
+from vmaf_predictor.runtime.inputs import InputError
+from vmaf_predictor.runtime.predictor import _load, codec_registry
+from vmaf_predictor.runtime.session import predict
+
+STUB_MARK = "synthetic-stub model"
+PREDICTION_COLUMNS = ("src", "encoder", "crf", "vmaf_score", "predicted")
+
+
+def _figures(predicted: list[float], actual: list[float]) -> dict[str, float]:
+    from vmaf_predictor.build import metrics
+
+    return metrics.summary(predicted, actual)
+
+
+def is_stub(models: Path, codec: str) -> bool | None:
+    """Whether the model's card says it is a synthetic stub (None: no card)."""
+    card = models / card_file_name(codec)
+    if not card.is_file():
+        return None
+    return STUB_MARK in card.read_text(encoding="utf-8", errors="replace")
+
+
+def evaluate(
+    corpus: str | Path, models: str | Path, predictions: str | Path | None = None
+) -> dict[str, Any]:
+    """Per codec: rows and the figures of the model and of the analytical
+    curve; codecs skipped, with why. Raises InputError (a usage error) for a
+    corpus that cannot be read or has bad rows, or a models path that is
+    not a directory."""
+    from vmaf_predictor.build import s1_split
+
+    models = Path(models)
+    if not models.is_dir():
+        raise InputError("models", str(models), "a directory of predictor_*.onnx")
+    try:
+        s1_split.corpus_files(corpus)
+    except FileNotFoundError as error:
+        raise InputError(
+            "corpus", str(corpus), str(error), template="{name} {value}: {allowed}"
+        ) from None
+    codecs = codec_registry()
+    result: dict[str, Any] = {"corpus": str(corpus), "models": str(models)}
+    scored: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    lines: list[list[object]] = []
+    with tempfile.TemporaryDirectory(prefix="vmaf-evaluate-") as work:
+        try:
+            report = s1_split.split(corpus, codecs, work, bad_rows="strict")
+        except s1_split.CorpusError as error:
+            first = next(
+                (line.strip() for line in str(error).splitlines()[1:2]), str(error)
+            )
+            raise InputError(
+                "corpus",
+                str(corpus),
+                f"{report_total(str(error))} bad row(s), the first {first}",
+                template="{name} {value}: {allowed}",
+            ) from None
+        for codec in codecs:
+            entry = report.codecs.get(codec)
+            if entry is None:
+                skipped[codec] = f"fewer than {s1_split.MIN_ROWS} rows in the corpus"
+                continue
+            path = models / model_file_name(codec)
+            if not path.is_file():
+                skipped[codec] = f"no model at {path}"
+                continue
+            session, _ = _load(path)
+            table = s1_split.read_table(Path(work) / entry.table)
+            rows = table[list(FEATURE_NAMES)].to_numpy()
+            actual = table["vmaf"].astype(float).tolist()
+            predicted = [float(v) for v in predict(session, rows)]
+            spec = codecs[codec]
+            fallback = [
+                spec.analytical_vmaf(float(r[0]), float(r[1])) for r in rows.tolist()
+            ]
+            scored[codec] = {
+                "rows": len(actual),
+                "stub": is_stub(models, codec),
+                "model": _figures(predicted, actual),
+                "analytical": _figures(fallback, actual),
+            }
+            lines += [
+                [src, codec, crf, score, p]
+                for src, crf, score, p in zip(
+                    table["src"].astype(str), rows[:, 0], actual, predicted, strict=True
+                )
+            ]
+    if predictions is not None:
+        with open(predictions, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(PREDICTION_COLUMNS)
+            writer.writerows(
+                [src, codec, repr(float(crf)), repr(float(score)), repr(p)]
+                for src, codec, crf, score, p in lines
+            )
+    result["codecs"] = scored
+    result["skipped"] = skipped
+    return result
+
+
+def report_total(message: str) -> str:
+    """The bad-row count of the split's CorpusError message."""
+    found = re.search(r"(\d+) bad row", message)
+    return found.group(1) if found else "some"
+
+
+def text(result: dict[str, Any]) -> str:
+    """The result as a table, then the codecs skipped."""
+    lines = [
+        f"corpus {result['corpus']}, models in {result['models']}",
+        f"{'codec':<12} {'rows':>6}  {'predictor':<22} {'RMSE':>7} {'PLCC':>7} "
+        f"{'SROCC':>7} {'max|e|':>7} {'mean e':>7}",
+    ]
+    for codec, entry in result["codecs"].items():
+        kind = {True: " (synthetic stub)", False: "", None: " (no card)"}
+        for name in ("model", "analytical"):
+            f = entry[name]
+            label = "model" + kind[entry["stub"]] if name == "model" else name
+            lines.append(
+                f"{codec if name == 'model' else '':<12} "
+                f"{entry['rows'] if name == 'model' else '':>6}  {label:<22} "
+                f"{f['rmse']:7.3f} {f['plcc']:7.4f} {f['srocc']:7.4f} "
+                f"{f['max_abs_error']:7.3f} {f['mean_signed_error']:+7.3f}"
+            )
+    if result["skipped"]:
+        skipped = result["skipped"].items()
+        lines.append("skipped: " + "; ".join(f"{c} ({why})" for c, why in skipped))
+    return "\n".join(lines)
