@@ -77,7 +77,7 @@ def test_one_command_from_clips_to_real_models(clips, tmp_path):
     model = checkout / "model"
     for codec in SWEPT:
         card = (model / f"predictor_{codec}_card.md").read_text()
-        assert "`real-N=15`" in card, codec  # 3 clips x 5 quality values
+        assert "`real-N=12`" in card, codec  # 3 clips x 4 quality values
     for codec in set(all_codecs) - set(SWEPT):
         for name in (f"predictor_{codec}.onnx", f"predictor_{codec}_card.md"):
             assert (model / name).read_bytes() == (ROOT / "model" / name).read_bytes()
@@ -99,6 +99,6 @@ def test_one_command_from_clips_to_real_models(clips, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     pick = json.loads(done.stdout)
-    assert pick["model"]["corpus"] == "real-N=15"
+    assert pick["model"]["corpus"] == "real-N=12"
     assert 0 <= pick["predicted_vmaf"] <= 100 and 0 <= pick["measured_vmaf"] <= 100
     assert list(pick["features"]) == list(FEATURE_NAMES[1:])
