@@ -49,15 +49,61 @@ def test_exact_sqrt_is_correctly_rounded():
     assert got == [math.sqrt(v) for v in values]
 
 
-def test_dense_layer_gradients_match_autograd_of_matmul():
+def _autograd_reference(net, x, y):
+    """The same network written with matmul and autograd (sums in any
+    order): the gradient the hand-written one must equal."""
+    theta = net.theta.clone().requires_grad_(True)
+    p = net.parameters(theta)
+    crf, others = x[:, :1], x[:, 1:]
+    h = torch.relu(torch.relu(others @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"])
+    level = h @ p["wf"] + p["bf"]
+    weights = torch.relu(h @ p["wa"] + p["ba"])
+    z = level - (weights * net.basis(crf)).sum(1, keepdim=True)
+    vmaf = torch.clamp(net.target_mean + net.target_std * z, 0.0, 100.0)
+    loss = ((vmaf.squeeze(1) - y) ** 2).mean()
+    return loss.item(), torch.autograd.grad(loss, theta)[0]
+
+
+def test_the_hand_written_gradient_is_the_gradient():
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(5, 14, dtype=torch.float64, generator=gen, requires_grad=True)
-    w = torch.randn(14, 3, dtype=torch.float64, generator=gen, requires_grad=True)
-    b = torch.randn(3, dtype=torch.float64, generator=gen, requires_grad=True)
-    ours = torch.autograd.grad(train._Dense.apply(x, w, b).sum(), (x, w, b))
-    reference = torch.autograd.grad((x @ w + b).sum(), (x, w, b))
-    for mine, theirs in zip(ours, reference, strict=True):
-        torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-12)
+    net = train.MonotoneNet.initialised(8, 3, random.Random(0), (60.0, 15.0))
+    x = torch.randn(19, 14, dtype=torch.float64, generator=gen)
+    y = 100.0 * torch.rand(19, dtype=torch.float64, generator=gen)
+    loss, grad = net.loss_and_gradient(x, y)
+    ref_loss, ref_grad = _autograd_reference(net, x, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert torch.count_nonzero(grad) > grad.numel() // 2
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_rows_clipped_at_0_or_100_give_no_gradient():
+    net = train.MonotoneNet.initialised(8, 3, random.Random(0), (1000.0, 1.0))
+    x = torch.zeros(4, 14, dtype=torch.float64)
+    loss, grad = net.loss_and_gradient(x, torch.full((4,), 50.0, dtype=torch.float64))
+    assert loss == 2500.0 and torch.count_nonzero(grad) == 0
+
+
+def test_predictions_do_not_depend_on_the_chunk_size():
+    net = train.MonotoneNet.initialised(8, 3, random.Random(1), (60.0, 15.0))
+    x = torch.randn(
+        50, 14, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
+    assert (
+        net.predict(x, chunk=7) == net.predict(x) == net.forward(x).squeeze(1).tolist()
+    )
+
+
+def test_epochs_follow_the_row_count(settings):
+    assert settings.max_steps == 20_000 and settings.batch_size == 32
+    assert train.epochs_for(80, settings) == settings.epochs  # the stubs
+    assert train.epochs_for(10_000, settings) == 20_000 // 313
+    assert train.epochs_for(10_000_000, settings) == 1
+
+
+def test_a_large_corpus_trains_at_most_max_steps_batches(x264, settings):
+    few = dataclasses.replace(settings, max_steps=12)
+    model = train.train("libx264", corpus.synthetic_table(x264, 100), few)
+    assert len(model.loss_curve) == 12 // 3  # 80 training rows: 3 batches
 
 
 def test_normalisation_floors_a_constant_feature_std_to_one():

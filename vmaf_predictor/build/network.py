@@ -97,6 +97,7 @@ class TrainSettings:
     hidden: int
     crf_knots: int
     epochs: int
+    max_steps: int
     batch_size: int
     learning_rate: float
     beta1: float

@@ -85,33 +85,42 @@ def normalisation(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[fl
 
 
 def tree_sum(tensor: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sum over ``dim`` by pairwise halving: the same order on every machine."""
-    while tensor.shape[dim] > 1:
-        n = tensor.shape[dim]
+    """Sum over ``dim`` by pairwise halving: the same order on every machine.
+
+    Each round adds the first half to the second, element by element; an odd
+    last element is carried to the next round."""
+    while (n := tensor.shape[dim]) > 1:
         half = n // 2
-        folded = tensor.narrow(dim, 0, half) + tensor.narrow(dim, half, half)
         if n % 2:
-            folded = torch.cat([folded, tensor.narrow(dim, 2 * half, 1)], dim)
-        tensor = folded
+            first, second, last = tensor.split_with_sizes([half, half, 1], dim)
+            tensor = torch.cat([first + second, last], dim)
+        else:
+            first, second = tensor.split_with_sizes([half, half], dim)
+            tensor = first + second
     return tensor.squeeze(dim)
 
 
-class _Dense(torch.autograd.Function):
-    """``x @ weight + bias`` with tree sums in the forward and backward pass."""
+def dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``x @ weight + bias`` with a tree sum (no BLAS: its order varies)."""
+    return tree_sum(x.unsqueeze(2) * weight.unsqueeze(0), 1) + bias
 
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
-        ctx.save_for_backward(x, weight)
-        return tree_sum(x.unsqueeze(2) * weight.unsqueeze(0), 1) + bias
 
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):
-        x, weight = ctx.saved_tensors
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = tree_sum(grad.unsqueeze(1) * weight.unsqueeze(0), 2)
-        grad_weight = tree_sum(x.unsqueeze(2) * grad.unsqueeze(1), 0)
-        return grad_x, grad_weight, tree_sum(grad, 0)
+def dense_backward(
+    x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor, need_x: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """Of :func:`dense`, given the output's ``grad`` [B, out]: the gradient in
+    ``x`` (a tree sum over out), and each row's own gradient in the weight
+    [B, in * out] and the bias [B, out]; their tree sums over the rows are
+    the gradients in weight and bias (taken once for every layer, see
+    :meth:`MonotoneNet.loss_and_gradient`)."""
+    grad_x = tree_sum(grad.unsqueeze(1) * weight.unsqueeze(0), 2) if need_x else None
+    per_row_weight = (x.unsqueeze(2) * grad.unsqueeze(1)).flatten(1)
+    return grad_x, per_row_weight, grad
+
+
+def relu_backward(output: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Gradient through ``output = relu(input)`` (0 where output <= 0)."""
+    return torch.where(output <= 0.0, 0.0, grad)
 
 
 class MonotoneNet:
@@ -126,7 +135,10 @@ class MonotoneNet:
     rounding of IEEE-754 operations is monotone too.
 
     The parameters are views into one flat float64 vector, so the optimiser
-    updates all of them with a handful of element-wise ops per step.
+    updates all of them with a handful of element-wise ops per step. The
+    gradient is written out by hand (:meth:`loss_and_gradient`): autograd
+    would reduce broadcast products with ATen sums, whose order is not fixed,
+    and its bookkeeping costs more than these tiny tensors' arithmetic.
     """
 
     def __init__(
@@ -158,7 +170,7 @@ class MonotoneNet:
             bound = 1.0 / math.sqrt(fan_in)
             count = math.prod(shape)
             values.extend(bound * (2.0 * rng.random() - 1.0) for _ in range(count))
-        theta = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+        theta = torch.tensor(values, dtype=torch.float64)
         return cls(hidden, knots, theta, target_scale)
 
     def parameters(self, theta: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -180,14 +192,70 @@ class MonotoneNet:
         ``target_mean + target_std * z``, clipped to [0, 100] (the analytical
         curve is clipped the same way; clipping keeps monotonicity).
         """
-        p = self.parameters(theta)
+        return self._forward(x, self.parameters(theta))["vmaf"]
+
+    def _forward(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> dict:
+        """The forward pass, keeping what the backward pass needs."""
         crf, others = x[:, :1], x[:, 1:]
-        h = torch.relu(_Dense.apply(others, p["w1"], p["b1"]))
-        h = torch.relu(_Dense.apply(h, p["w2"], p["b2"]))
-        level = _Dense.apply(h, p["wf"], p["bf"])
-        weights = torch.relu(_Dense.apply(h, p["wa"], p["ba"]))
-        z = level - tree_sum(weights * self.basis(crf), 1).unsqueeze(1)
-        return torch.clamp(self.target_mean + self.target_std * z, 0.0, 100.0)
+        h1 = torch.relu(dense(others, p["w1"], p["b1"]))
+        h2 = torch.relu(dense(h1, p["w2"], p["b2"]))
+        # The level and the CRF weights both read h2: one product, whose
+        # columns are summed as two separate layers' would be.
+        heads = dense(
+            h2, torch.cat([p["wf"], p["wa"]], 1), torch.cat([p["bf"], p["ba"]])
+        )
+        level, weights = heads[:, :1], torch.relu(heads[:, 1:])
+        basis = self.basis(crf)
+        z = level - tree_sum(weights * basis, 1).unsqueeze(1)
+        raw = self.target_mean + self.target_std * z
+        vmaf = torch.clamp(raw, 0.0, 100.0)
+        return dict(
+            others=others, h1=h1, h2=h2, weights=weights, basis=basis, raw=raw,
+            vmaf=vmaf,
+        )  # fmt: skip
+
+    def predict(self, x: torch.Tensor, chunk: int = 4096) -> list[float]:
+        """VMAF of normalised rows, ``chunk`` rows at a time (the dense
+        layers' products are [rows, in, out]: memory stays flat)."""
+        return [
+            v
+            for start in range(0, x.shape[0], chunk)
+            for v in self.forward(x[start : start + chunk]).squeeze(1).tolist()
+        ]
+
+    def loss_and_gradient(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, torch.Tensor]:
+        """The batch's mean squared error and its gradient in ``theta``.
+
+        The chain rule written out, backwards through :meth:`_forward`; each
+        step is what autograd computes for that operation, so the gradient
+        has the same bits as autograd's with :func:`dense_backward` for the
+        dense layers (the previous implementation; the committed models did
+        not change).
+        """
+        p = self.parameters()
+        f = self._forward(x, p)
+        diff = f["vmaf"].squeeze(1) - y
+        n = diff.shape[0]
+        loss = tree_sum(diff * diff, 0) / n
+        # d(sum(diff^2) / n) / d diff: autograd adds the two factors' terms.
+        g = (1.0 / n) * diff
+        g_raw = torch.where(
+            (f["raw"] >= 0.0) & (f["raw"] <= 100.0), (g + g).unsqueeze(1), 0.0
+        )
+        g_level = g_raw * self.target_std
+        g_weights = relu_backward(f["weights"], (-g_level) * f["basis"])
+        g_h2_a, g_wa, g_ba = dense_backward(f["h2"], p["wa"], g_weights)
+        g_h2_f, g_wf, g_bf = dense_backward(f["h2"], p["wf"], g_level)
+        g_a2 = relu_backward(f["h2"], g_h2_f + g_h2_a)
+        g_h1, g_w2, g_b2 = dense_backward(f["h1"], p["w2"], g_a2)
+        g_a1 = relu_backward(f["h1"], g_h1)
+        _, g_w1, g_b1 = dense_backward(f["others"], p["w1"], g_a1, need_x=False)
+        # Each row's gradient in theta's order, then one tree sum over the
+        # rows: column by column the same sums as one tree per parameter.
+        per_row = torch.cat([g_w1, g_b1, g_w2, g_b2, g_wf, g_bf, g_wa, g_ba], 1)
+        return loss.item(), tree_sum(per_row, 0)
 
     def basis(self, crf: torch.Tensor) -> torch.Tensor:
         """The CRF basis [N, 2 * knots + 1] of normalised CRFs [N, 1]:
@@ -248,18 +316,19 @@ _OPTIONAL_POSITIONS = [
     [network.MODEL_COLUMNS.index(i) for i in columns]
     for columns in OPTIONAL_GROUPS.values()
 ]
+# [groups, 14]: which of the network's columns each optional measurement fills.
+_GROUP_COLUMNS = torch.tensor(
+    [[i in positions for i in range(N_FEATURES)] for positions in _OPTIONAL_POSITIONS]
+)
 
 
 def unmeasured_mask(rows: int, rate: float, rng: random.Random) -> torch.Tensor:
     """[rows, 14] booleans over the network's columns: True where an optional
-    measurement is left out (each one of each row with probability ``rate``)."""
-    mask = [[False] * N_FEATURES for _ in range(rows)]
-    for row in mask:
-        for positions in _OPTIONAL_POSITIONS:
-            if rng.random() < rate:
-                for position in positions:
-                    row[position] = True
-    return torch.tensor(mask, dtype=torch.bool)
+    measurement is left out (each one of each row with probability ``rate``;
+    one ``rng.random()`` per row and measurement, row by row)."""
+    draws = [rng.random() for _ in range(rows * len(_OPTIONAL_POSITIONS))]
+    left_out = torch.tensor(draws, dtype=torch.float64).view(rows, -1) < rate
+    return (left_out.unsqueeze(2) & _GROUP_COLUMNS.unsqueeze(0)).any(1)
 
 
 def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -291,7 +360,6 @@ class Fit:
         nothing = network.model_inputs(np.zeros((1, N_FEATURES)))
         return normalised(nothing, self.mean, self.std)[0]
 
-    @torch.no_grad()
     def predict(self, columns: np.ndarray, bare: bool = False) -> list[float]:
         """VMAF of the rows' network columns; ``bare``: every optional
         measurement sent as not measured."""
@@ -302,7 +370,7 @@ class Fit:
                 optional[positions] = True
             every = torch.ones_like(x, dtype=torch.bool)
             x = torch.where(every & optional, self.unmeasured(), x)
-        vmaf = self.model.forward(x).squeeze(1).tolist()
+        vmaf = self.model.predict(x)
         if self.blend is None:
             return vmaf
         w, curve = self.blend
@@ -315,6 +383,14 @@ def blended(network_vmaf: Sequence[float], curve: Sequence[float], w: float) -> 
         min(100.0, max(0.0, (1.0 - w) * n + w * c))
         for n, c in zip(network_vmaf, curve, strict=True)
     ]
+
+
+def epochs_for(rows: int, settings: TrainSettings) -> int:
+    """Epochs of a training on ``rows`` rows: ``settings.epochs``, or fewer
+    when they would take more than ``settings.max_steps`` batches (a large
+    corpus needs fewer passes; the time then stops growing with the rows)."""
+    batches = math.ceil(rows / settings.batch_size)
+    return max(1, min(settings.epochs, settings.max_steps // batches))
 
 
 def fit(
@@ -351,29 +427,30 @@ def fit(
     x_monitor = normalised(columns[list(monitor)], mean, std) if monitor else None
     y_monitor = torch.tensor([targets[i] for i in monitor], dtype=torch.float64)
     order = list(range(len(train_idx)))
-    for _ in range(settings.epochs):
+    for _ in range(epochs_for(len(order), settings)):
         _shuffle(order, rng)
+        shuffled = torch.tensor(order)
+        x_epoch, y_epoch = x_train[shuffled], y_train[shuffled]
         epoch_losses = []
         for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
+            x = x_epoch[start : start + settings.batch_size]
             # Every optional measurement of every row is left out with
             # probability unmeasured_rate, drawn afresh each epoch: the
             # network learns to answer from what the consumer measured, so
             # a feature sent as 0.0 is never an extrapolation.
-            left_out = unmeasured_mask(len(batch), settings.unmeasured_rate, rng)
-            x = torch.where(left_out, unmeasured, x_train[batch])
-            loss = mse(model.forward(x), y_train[batch])
-            (grad,) = torch.autograd.grad(loss, model.theta)
+            left_out = unmeasured_mask(x.shape[0], settings.unmeasured_rate, rng)
+            x = torch.where(left_out, unmeasured, x)
+            y = y_epoch[start : start + settings.batch_size]
+            loss, grad = model.loss_and_gradient(x, y)
             optimiser.step(grad)
-            epoch_losses.append(loss.item())
+            epoch_losses.append(loss)
         loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
         if monitor:
-            with torch.no_grad():
-                predicted = model.forward(x_monitor)
-                monitor_curve.append(mse(predicted, y_monitor).item())
-                monitor_predictions.append(predicted.squeeze(1).tolist())
-    with torch.no_grad():
-        model.theta.copy_(model.theta.float().double())
+            predicted = model.predict(x_monitor)
+            as_column = torch.tensor(predicted, dtype=torch.float64).unsqueeze(1)
+            monitor_curve.append(mse(as_column, y_monitor).item())
+            monitor_predictions.append(predicted)
+    model.theta.copy_(model.theta.float().double())
     return Fit(
         model, mean, std, target_scale, loss_curve, monitor_curve, monitor_predictions
     )

@@ -186,14 +186,17 @@ def _blend_text(trained: TrainedModel) -> str:
 
 
 def _epochs(trained: TrainedModel) -> str:
-    epochs = trained.evaluation.get("epochs")
-    if epochs is None or epochs == trained.settings.epochs:
-        return f"{trained.settings.epochs} epochs"
-    return (
-        f"{epochs} epochs (early stopping: the count with the lowest MSE on a "
-        f"grouped validation fold of the rows, at most {trained.settings.epochs}; "
-        "each cross-validation fold chose its own)"
-    )
+    s = trained.settings
+    epochs = len(trained.loss_curve)
+    if "epochs" in trained.evaluation and epochs != s.epochs:
+        return (
+            f"{epochs} epochs (early stopping: the count with the lowest MSE on a "
+            f"grouped validation fold of the rows, at most {s.epochs} and at most "
+            f"{s.max_steps} batches; each cross-validation fold chose its own)"
+        )
+    if epochs != s.epochs:
+        return f"{epochs} epochs ({s.max_steps} batches at most)"
+    return f"{epochs} epochs"
 
 
 def _rows_line(trained: TrainedModel, corpus: CorpusInfo) -> str:
