@@ -24,6 +24,7 @@ from vmaf_predictor import names
 from vmaf_predictor.build import config as workflow_config
 from vmaf_predictor.build.stages import module_name
 from vmaf_predictor.build.code import module_files
+from vmaf_predictor.build.network import TrainSettings, train_job_resources
 from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
 from vmaf_predictor.build.sources import NAME_PATTERN, SourcesError, list_sources
@@ -191,6 +192,20 @@ def after_split(**inputs):
 
 def train_settings(wildcards):
     return workflow_config.train_settings(config, wildcards.codec)
+
+
+def train_resource(name):
+    """A resource of the codec's train job (mem_mb or runtime), from its rows:
+    the split's count for a real codec, synthetic_rows for a stub."""
+
+    def resource(wildcards):
+        entry = real_entry(wildcards.codec)
+        rows = entry["rows"] if entry else config["synthetic_rows"]
+        settings = TrainSettings(**train_settings(wildcards))
+        evaluation = config["evaluation"] if entry else None
+        return train_job_resources(rows, settings, evaluation)[name]
+
+    return resource
 
 
 def codec_entry(wildcards):

@@ -12,13 +12,12 @@ rule train:
         "logs/train/{codec}.log",
     benchmark:
         "benchmarks/train/{codec}.tsv"
-    # Measured per Slurm job, both Snakemake processes included: peak RSS
-    # 506 MB, 7 s for 100 rows (training alone: 237 MB; 263 MB and 25 s
-    # for 2,600 rows); one CPU. Requested with headroom for real corpora.
+    # One CPU; memory and time follow the codec's rows and the number of
+    # trainings (network.train_job_resources: three times the measured).
     threads: 1
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=train_resource("mem_mb"),
+        runtime=train_resource("runtime"),
     params:
         settings=train_settings,
         codec=codec_entry,

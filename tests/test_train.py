@@ -95,9 +95,9 @@ def test_predictions_do_not_depend_on_the_chunk_size():
 
 def test_epochs_follow_the_row_count(settings):
     assert settings.max_steps == 20_000 and settings.batch_size == 32
-    assert train.epochs_for(80, settings) == settings.epochs  # the stubs
-    assert train.epochs_for(10_000, settings) == 20_000 // 313
-    assert train.epochs_for(10_000_000, settings) == 1
+    assert network.epochs_for(80, settings) == settings.epochs  # the stubs
+    assert network.epochs_for(10_000, settings) == 20_000 // 313
+    assert network.epochs_for(10_000_000, settings) == 1
 
 
 def test_a_large_corpus_trains_at_most_max_steps_batches(x264, settings):
@@ -205,3 +205,13 @@ def test_a_left_out_measurement_leaves_out_its_whole_group():
 
 def test_training_reports_the_error_with_optional_features_left_out(trained_x264):
     assert 0.0 < trained_x264.metrics["rmse_unmeasured"] < 3.0
+
+
+def test_the_train_jobs_resources_follow_rows_and_trainings(settings, config):
+    from vmaf_predictor.build.network import train_job_resources
+
+    stub = train_job_resources(100, settings, None)
+    real = train_job_resources(100, settings, config["evaluation"])
+    large = train_job_resources(100_000, settings, config["evaluation"])
+    assert real["runtime"] > stub["runtime"]  # 52 trainings instead of 1
+    assert large["mem_mb"] > real["mem_mb"] and large["runtime"] > real["runtime"]

@@ -27,6 +27,7 @@ from vmaf_predictor.build.network import (
     TrainedModel,
     TrainSettings,
     crf_knots,
+    epochs_for,
     parameter_shapes,
 )
 from vmaf_predictor.build.s2_corpus import TARGET, read_info, read_table
@@ -383,14 +384,6 @@ def blended(network_vmaf: Sequence[float], curve: Sequence[float], w: float) -> 
         min(100.0, max(0.0, (1.0 - w) * n + w * c))
         for n, c in zip(network_vmaf, curve, strict=True)
     ]
-
-
-def epochs_for(rows: int, settings: TrainSettings) -> int:
-    """Epochs of a training on ``rows`` rows: ``settings.epochs``, or fewer
-    when they would take more than ``settings.max_steps`` batches (a large
-    corpus needs fewer passes; the time then stops growing with the rows)."""
-    batches = math.ceil(rows / settings.batch_size)
-    return max(1, min(settings.epochs, settings.max_steps // batches))
 
 
 def fit(
