@@ -80,11 +80,16 @@ def _environment(condition: Condition) -> dict[str, str]:
     return env
 
 
-def build_in_process(condition: Condition, out: Path, codecs: list[str]) -> Path:
-    """All stages for ``codecs``, each group in one process. Under a CPU
-    model, corpus, train and export run emulated (one qemu process); the
-    checks and cards, which only read those bytes, run natively."""
+def build_in_process(
+    condition: Condition, out: Path, codecs: list[str], config: Path | None = None
+) -> Path:
+    """All stages for ``codecs``, each group in one process (with ``config``
+    instead of config.yaml, if given). Under a CPU model, the split, corpus,
+    train and export run emulated (one qemu process); the checks and cards,
+    which only read those bytes, run natively."""
     command = [sys.executable, str(ROOT / "tools" / "one_process.py"), str(out)]
+    if config is not None:
+        command += ["--config", str(config)]
     for codec in codecs:
         command += ["--codec", codec]
     if condition.cpu_model:

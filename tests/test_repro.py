@@ -6,8 +6,12 @@ committed model/ files.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import repro
+import yaml
+from workflow_runs import real_rows, write_corpus
 
 CODECS = ["libx264", "av1_qsv"]
 
@@ -37,3 +41,44 @@ def test_an_sse4_2_only_cpu_changes_no_bit_of_training(native, tmp_path):
     condition = repro.Condition("qemu -cpu Nehalem", cpu_model="Nehalem")
     produced = repro.build_in_process(condition, tmp_path, CODECS)
     assert repro.compare_subset(produced, CODECS, native).differing == []
+
+
+@pytest.mark.skipif(not repro.qemu_available(), reason="qemu-x86_64 is not installed")
+def test_grouped_cross_validation_is_the_same_on_an_sse4_2_only_cpu(tmp_path):
+    """A real corpus: the split, the grouped folds, early stopping, the
+    blended curve and the baselines' figures, natively and under Nehalem."""
+    rows = [
+        {**row, "src": f"clip{k}.y4m", "bitrate_kbps": row["bitrate_kbps"] * (k + 1)}
+        for k in range(4)
+        for row in real_rows("libx264", range(20, 44, 4), offset=3.0 * k - 5.0)
+    ]
+    config = yaml.safe_load((repro.ROOT / "config.yaml").read_text())
+    config["corpus"] = str(write_corpus(tmp_path / "real.jsonl", rows))
+    config["codecs"] = {"libx264": config["codecs"]["libx264"]}
+    config["train"]["epochs"] = 60
+    config["evaluation"] = {
+        "folds": 2, "seeds": 2, "early_stopping": True, "blend": True,
+    }  # fmt: skip
+    settings = tmp_path / "config.yaml"
+    settings.write_text(yaml.safe_dump(config))
+    native = repro.build_in_process(
+        repro.Condition("native"), tmp_path / "native", ["libx264"], settings
+    )
+    nehalem = repro.build_in_process(
+        repro.Condition("qemu -cpu Nehalem", cpu_model="Nehalem"),
+        tmp_path / "nehalem",
+        ["libx264"],
+        settings,
+    )
+    trained = json.loads((native / "work" / "libx264.trained.json").read_text())
+    assert trained["evaluation"]["split"] == "source"
+    assert (
+        trained["evaluation"]["folds"] == 2
+        and len(trained["evaluation"]["seed_rmse"]) == 2
+    )
+    for name in (
+        "predictor_libx264.onnx",
+        "predictor_libx264_card.md",
+        "work/libx264.trained.json",
+    ):
+        assert (nehalem / name).read_bytes() == (native / name).read_bytes(), name
