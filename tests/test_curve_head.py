@@ -3,6 +3,7 @@ construction, the same bits in every process, and its graph within the
 parity budget of the float64 curve."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -146,3 +147,46 @@ def test_early_stopping_blends_the_content_slope_curve(x264, settings):
 
 def test_the_stub_path_never_blends(trained_x264):
     assert trained_x264.blend == {}
+
+
+def test_selection_on_several_inner_folds_sums_their_errors(x264, settings):
+    features, targets, src = _sweep_like(x264)
+    columns = network.model_inputs(features)
+    short = dataclasses.replace(settings, epochs=8)
+    fitted = train.fit_early_stopped(
+        columns, targets, range(64), src, short, selection_folds=2
+    )
+    inner = ev.grouped_folds(src, ev.INNER_FOLDS, short.seed)
+    total = [[] for _ in range(8)]
+    for k in range(2):
+        held = inner.held_out[k]
+        watched = train.fit(
+            columns, targets, inner.training(k, 64), short, monitor=held
+        )
+        for e, predicted in enumerate(watched.monitor_predictions):
+            total[e] += [
+                (p - targets[i]) * (p - targets[i])
+                for p, i in zip(predicted, held, strict=True)
+            ]
+    sums = [math.fsum(t) for t in total]
+    assert len(fitted.loss_curve) == sums.index(min(sums)) + 1
+    assert fitted.blend is None
+
+
+def test_the_settings_reach_the_selection(x264, settings):
+    features, targets, src = _sweep_like(x264)
+    columns = network.model_inputs(features)
+    short = dataclasses.replace(settings, epochs=6)
+    fitted = train.fit_early_stopped(
+        columns,
+        targets,
+        range(64),
+        src,
+        short,
+        blend=True,
+        curve_kind="content_slope",
+        selection_folds=3,
+    )
+    if fitted.blend is not None:
+        assert isinstance(fitted.blend[1], curve_head.ContentSlopeCurve)
+    assert 1 <= len(fitted.loss_curve) <= 6

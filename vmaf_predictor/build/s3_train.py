@@ -387,6 +387,7 @@ def fit_early_stopped(
     settings: TrainSettings,
     blend: bool = False,
     curve_kind: str = "logistic",
+    selection_folds: int = 1,
 ) -> Fit:
     """Early stopping on a grouped validation fold (real corpora).
 
@@ -403,13 +404,27 @@ def fit_early_stopped(
     trained on the other inner folds; the final curve is fitted on all
     ``train_idx`` rows. Both parts never rise with CRF, so neither does the
     blend. ``curve_kind`` (config ``evaluation.curve``): the logistic
-    baseline curve, or ``content_slope`` (:mod:`curve_head`).
+    baseline curve, or ``content_slope`` (:mod:`curve_head`). With
+    ``selection_folds`` > 1 the epochs and w are chosen on that many inner
+    folds together (:func:`curve_head.fit_selected`).
     """
     train_idx = list(train_idx)
     names = [sources[i] for i in train_idx]
     if len(set(names)) < 2:
         return fit(columns, targets, train_idx, settings)
     inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
+    if selection_folds > 1:
+        return curve_head.fit_selected(
+            fit,
+            columns,
+            targets,
+            train_idx,
+            inner,
+            settings,
+            blend,
+            curve_kind,
+            selection_folds,
+        )
     held = [train_idx[j] for j in inner.held_out[0]]
     rest = [train_idx[j] for j in inner.training(0, len(train_idx))]
     watched = fit(columns, targets, rest, settings, monitor=held)
@@ -457,6 +472,8 @@ class EvaluationSettings:
     blend: bool = False
     # The blended curve: "logistic" (the baseline's) or "content_slope"
     curve: str = "logistic"
+    # Inner folds on which the epochs (and blend weight) are chosen together
+    selection_folds: int = 1
 
 
 def cross_validate(
@@ -494,6 +511,7 @@ def cross_validate(
                     seeded,
                     evaluation.blend,
                     evaluation.curve,
+                    evaluation.selection_folds,
                 )
             else:
                 fitted = fit(columns, targets, train_idx, seeded)
@@ -564,6 +582,7 @@ def train(
                 settings,
                 evaluation.blend,
                 evaluation.curve,
+                evaluation.selection_folds,
             )
         else:
             fitted = fit(columns, targets, train_idx, settings)

@@ -182,7 +182,7 @@ def _blend_text(trained: TrainedModel) -> str:
             f"VMAF = clip({1 - w:g} x network + {w:g} x 100*sigmoid(a - "
             f"exp(g0 + g1*log bpp')*crf'), 0, 100), crf' and log bpp' "
             f"standardised over the training rows, a {a:.4f}, g0 {g0:.4f}, g1 "
-            f"{g1:.4f}; the weight chosen on the grouped validation fold that "
+            f"{g1:.4f}; the weight chosen on the grouped validation folds that "
             "chose the epochs"
         )
     a, b, c = trained.blend["params"]
@@ -200,8 +200,8 @@ def _epochs(trained: TrainedModel) -> str:
     if epochs is None or epochs == trained.settings.epochs:
         return f"{trained.settings.epochs} epochs"
     return (
-        f"{epochs} epochs (early stopping: the count with the lowest MSE on a "
-        f"grouped validation fold of the rows, at most {trained.settings.epochs}; "
+        f"{epochs} epochs (early stopping: the count with the lowest MSE on "
+        f"grouped validation folds of the rows, at most {trained.settings.epochs}; "
         "each cross-validation fold chose its own)"
     )
 
