@@ -190,3 +190,30 @@ def test_the_settings_reach_the_selection(x264, settings):
     if fitted.blend is not None:
         assert isinstance(fitted.blend[1], curve_head.ContentSlopeCurve)
     assert 1 <= len(fitted.loss_curve) <= 6
+
+
+def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings):
+    import pandas as pd
+
+    from vmaf_predictor.build import s6_validate, s7_card
+
+    features, targets, src = _sweep_like(x264)
+    table = pd.DataFrame(features, columns=list(FEATURE_NAMES))
+    table["vmaf"], table["src"] = targets, src
+    evaluation = train.EvaluationSettings(
+        folds=4,
+        seeds=1,
+        early_stopping=True,
+        blend=True,
+        curve="content_slope",
+        selection_folds=2,
+    )
+    short = dataclasses.replace(settings, epochs=12)
+    trained = train.train("libx264", table, short, x264, evaluation)
+    session = open_session(export.build_model(trained, opset=18).SerializeToString())
+    assert s6_validate.check_parity(session, trained) > 0
+    vectors = spanning_rows(trained.check_inputs, 32)
+    assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
+    if trained.blend:
+        assert trained.blend["kind"] == "content_slope"
+        assert "exp(g0 + g1*log bpp')" in s7_card._blend_text(trained)
