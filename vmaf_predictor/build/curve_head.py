@@ -231,10 +231,14 @@ def fit_selected(
     """
     weights = ev.BLEND_WEIGHTS if blend else (0.0,)
     errors: dict[tuple[float, int], list[float]] = {}
+    # Epoch counts every watched training reached (a trainer whose epochs
+    # follow the row count may stop the folds at different counts).
+    reached = settings.epochs
     for k in range(min(folds, len(inner.held_out))):
         held = [train_idx[j] for j in inner.held_out[k]]
         rest = [train_idx[j] for j in inner.training(k, len(train_idx))]
         watched = fit(columns, targets, rest, settings, monitor=held)
+        reached = min(reached, len(watched.monitor_predictions))
         actual = [targets[i] for i in held]
         on_held = (
             fit_curve(kind, columns[rest], [targets[i] for i in rest]).predict_columns(
@@ -249,7 +253,8 @@ def fit_selected(
                 errors.setdefault((w, e), []).extend(
                     (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
                 )
-    w, best = min(errors, key=lambda choice: (math.fsum(errors[choice]), *choice))
+    choices = [choice for choice in errors if choice[1] < reached]
+    w, best = min(choices, key=lambda choice: (math.fsum(errors[choice]), *choice))
     final = fit(
         columns,
         targets,
