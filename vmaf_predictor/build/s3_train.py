@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from vmaf_predictor.build import curve_head, metrics, network
 from vmaf_predictor.build import evaluation as ev
-from vmaf_predictor.build import metrics, network
 from vmaf_predictor.build.network import (
     TrainedModel,
     TrainSettings,
@@ -456,6 +456,8 @@ def fit_early_stopped(
     sources: Sequence[str],
     settings: TrainSettings,
     blend: bool = False,
+    curve_kind: str = "logistic",
+    selection_folds: int = 1,
 ) -> Fit:
     """Early stopping on a grouped validation fold (real corpora).
 
@@ -471,13 +473,28 @@ def fit_early_stopped(
     baseline curve in ``(1 - w) * network + w * curve``, each part as
     trained on the other inner folds; the final curve is fitted on all
     ``train_idx`` rows. Both parts never rise with CRF, so neither does the
-    blend.
+    blend. ``curve_kind`` (config ``evaluation.curve``): the logistic
+    baseline curve, or ``content_slope`` (:mod:`curve_head`). With
+    ``selection_folds`` > 1 the epochs and w are chosen on that many inner
+    folds together (:func:`curve_head.fit_selected`).
     """
     train_idx = list(train_idx)
     names = [sources[i] for i in train_idx]
     if len(set(names)) < 2:
         return fit(columns, targets, train_idx, settings)
     inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
+    if selection_folds > 1:
+        return curve_head.fit_selected(
+            fit,
+            columns,
+            targets,
+            train_idx,
+            inner,
+            settings,
+            blend,
+            curve_kind,
+            selection_folds,
+        )
     held = [train_idx[j] for j in inner.held_out[0]]
     rest = [train_idx[j] for j in inner.training(0, len(train_idx))]
     watched = fit(columns, targets, rest, settings, monitor=held)
@@ -487,7 +504,9 @@ def fit_early_stopped(
     if blend:
         # The epochs and the blend weight of the logistic curve together, on
         # the same validation fold (each weight gets its best epoch count).
-        inner_curve = ev.fit_logistic_columns(columns[rest], [targets[i] for i in rest])
+        inner_curve = curve_head.fit_curve(
+            curve_kind, columns[rest], [targets[i] for i in rest]
+        )
         on_held = inner_curve.predict_columns(columns[held])
         actual = [targets[i] for i in held]
 
@@ -504,8 +523,8 @@ def fit_early_stopped(
         best += 1
     final = fit(columns, targets, train_idx, dataclasses.replace(settings, epochs=best))
     if w > 0.0:
-        curve_all = ev.fit_logistic_columns(
-            columns[train_idx], [targets[i] for i in train_idx]
+        curve_all = curve_head.fit_curve(
+            curve_kind, columns[train_idx], [targets[i] for i in train_idx]
         )
         final.blend = (w, curve_all)
     return final
@@ -521,6 +540,10 @@ class EvaluationSettings:
     early_stopping: bool = False
     # With early stopping: blend in the logistic curve by the same fold
     blend: bool = False
+    # The blended curve: "logistic" (the baseline's) or "content_slope"
+    curve: str = "logistic"
+    # Inner folds on which the epochs (and blend weight) are chosen together
+    selection_folds: int = 1
 
 
 def cross_validate(
@@ -551,7 +574,14 @@ def cross_validate(
             train_idx = folds.training(k, n)
             if evaluation.early_stopping:
                 fitted = fit_early_stopped(
-                    columns, targets, train_idx, sources, seeded, evaluation.blend
+                    columns,
+                    targets,
+                    train_idx,
+                    sources,
+                    seeded,
+                    evaluation.blend,
+                    evaluation.curve,
+                    evaluation.selection_folds,
                 )
             else:
                 fitted = fit(columns, targets, train_idx, seeded)
@@ -615,7 +645,14 @@ def train(
         sources = sources or [""] * len(targets)
         if evaluation.early_stopping:
             fitted = fit_early_stopped(
-                columns, targets, train_idx, sources, settings, evaluation.blend
+                columns,
+                targets,
+                train_idx,
+                sources,
+                settings,
+                evaluation.blend,
+                evaluation.curve,
+                evaluation.selection_folds,
             )
         else:
             fitted = fit(columns, targets, train_idx, settings)

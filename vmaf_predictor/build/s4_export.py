@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
-from vmaf_predictor.build import network
+from vmaf_predictor.build import curve_head, network
 from vmaf_predictor.build.evaluation import Logistic
 from vmaf_predictor.build.network import TrainedModel, crf_knots
 from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
@@ -93,23 +93,35 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
     ]
     if trained.blend:
         # clip((1 - w) * network + w * 100 * sigmoid(columns @ c + bias)):
-        # the logistic curve of build/evaluation.py on the same columns.
-        curve = Logistic(
-            tuple(trained.blend["params"]),
-            tuple(trained.blend["centre"]),
-            tuple(trained.blend["scale"]),
-        )
-        weights, bias = curve.graph_weights()
+        # the logistic curve of build/evaluation.py on the same columns (or
+        # the content-slope curve of build/curve_head.py).
         w = trained.blend["weight"]
+        if trained.blend.get("kind") == curve_head.KIND:
+            curve_initializers, curve_nodes = curve_head.graph(
+                curve_head.from_dict(trained.blend), const, node
+            )
+        else:
+            curve = Logistic(
+                tuple(trained.blend["params"]),
+                tuple(trained.blend["centre"]),
+                tuple(trained.blend["scale"]),
+            )
+            weights, bias = curve.graph_weights()
+            curve_initializers = [
+                const("curve_weights", [[v] for v in weights]),
+                const("curve_bias", [bias]),
+            ]
+            curve_nodes = [
+                node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
+                node("Sigmoid", ["curve_eta"], "curve"),
+            ]
         initializers += [
-            const("curve_weights", [[v] for v in weights]),
-            const("curve_bias", [bias]),
+            *curve_initializers,
             const("network_share", [1.0 - w]),
             const("curve_share", [100.0 * w]),
         ]
         nodes[-1:] = [
-            node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
-            node("Sigmoid", ["curve_eta"], "curve"),
+            *curve_nodes,
             node("Mul", ["curve", "curve_share"], "curve_part"),
             node("Mul", ["vmaf64", "network_share"], "network_part"),
             node("Add", ["network_part", "curve_part"], "blended"),

@@ -175,6 +175,16 @@ def _blend_text(trained: TrainedModel) -> str:
     if not trained.blend:
         return ""
     w = trained.blend["weight"]
+    if trained.blend.get("kind") == "content_slope":
+        a, g0, g1 = trained.blend["params"]
+        return (
+            f"; blended with a logistic curve whose CRF slope follows the probe: "
+            f"VMAF = clip({1 - w:g} x network + {w:g} x 100*sigmoid(a - "
+            f"exp(g0 + g1*log bpp')*crf'), 0, 100), crf' and log bpp' "
+            f"standardised over the training rows, a {a:.4f}, g0 {g0:.4f}, g1 "
+            f"{g1:.4f}; the weight chosen on the grouped validation folds that "
+            "chose the epochs"
+        )
     a, b, c = trained.blend["params"]
     return (
         f"; blended with the logistic baseline curve: VMAF = clip({1 - w:g} x "
@@ -190,8 +200,8 @@ def _epochs(trained: TrainedModel) -> str:
     epochs = len(trained.loss_curve)
     if "epochs" in trained.evaluation and epochs != s.epochs:
         return (
-            f"{epochs} epochs (early stopping: the count with the lowest MSE on a "
-            f"grouped validation fold of the rows, at most {s.epochs} and at most "
+            f"{epochs} epochs (early stopping: the count with the lowest MSE on "
+            f"grouped validation folds of the rows, at most {s.epochs} and at most "
             f"{s.max_steps} batches; each cross-validation fold chose its own)"
         )
     if epochs != s.epochs:

@@ -1,0 +1,218 @@
+"""The content-slope curve (build/curve_head.py): monotone in CRF by
+construction, the same bits in every process, and its graph within the
+parity budget of the float64 curve."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from fresh_process import python_output
+
+from vmaf_predictor.build import curve_head, network
+from vmaf_predictor.build import evaluation as ev
+from vmaf_predictor.build import s3_train as train
+from vmaf_predictor.build import s4_export as export
+from vmaf_predictor.runtime.features import (
+    FEATURE_NAMES,
+    extreme_inputs,
+    spanning_rows,
+)
+from vmaf_predictor.runtime.session import open_session, predict
+
+
+def _sweep_like(x264):
+    """Sources whose VMAF falls with CRF the faster, the more bits their probe
+    takes (the shape measured on the sweep corpus), rounded as a sweep is."""
+    rows, vmaf, src = [], [], []
+    for s in range(8):
+        bitrate = 60.0 * 1.7**s
+        for j in range(8):
+            crf = 18.0 + 4.0 * j
+            row = [0.0] * len(FEATURE_NAMES)
+            row[0], row[1] = crf, bitrate
+            row[10:] = [48.0, 25.0, 320.0, 180.0]
+            rows.append(train.to_float32(row))
+            eta = 3.0 - (0.08 + 0.02 * s) * (crf - 30.0) - 0.1 * (s % 3)
+            vmaf.append(round(100.0 / (1.0 + float(network.exact_exp(-eta))), 4))
+            src.append(f"clip{s}")
+    return np.array(rows), vmaf, src
+
+
+@pytest.fixture(scope="module")
+def fitted(x264):
+    features, targets, _ = _sweep_like(x264)
+    return curve_head.fit_columns(network.model_inputs(features), targets), features
+
+
+def test_the_slope_follows_the_probe_bitrate(fitted, x264):
+    curve, features = fitted
+    assert curve.params[2] > 0.0  # steeper for more bits per pixel, as the rows are
+    _, targets, _ = _sweep_like(x264)
+    err = np.array(curve.predict(features)) - np.array(targets)
+    baseline = ev.fit_logistic(features, targets).predict(features)
+    assert np.sqrt(np.mean(err**2)) < np.sqrt(
+        np.mean((np.array(baseline) - targets) ** 2)
+    )
+
+
+def test_with_one_bitrate_it_is_the_logistic_curve_in_crf(x264):
+    features, targets, _ = _sweep_like(x264)
+    features[:, 1] = 500.0
+    curve = curve_head.fit_columns(network.model_inputs(features), targets)
+    assert curve.params[2] == 0.0
+
+
+def test_never_rises_with_crf_for_any_content(fitted, x264):
+    curve, features = fitted
+    contents = [*extreme_inputs([0.0, 63.0]), *spanning_rows(features.tolist(), 32)]
+    grid = np.arange(0.0, 63.5, 0.5)
+    for row in contents:
+        batch = np.repeat(np.array([row], dtype=np.float64), len(grid), axis=0)
+        batch[:, 0] = grid
+        values = np.array(curve.predict(batch))
+        assert np.all(np.diff(values) <= 0.0)
+        assert np.all((values >= 0.0) & (values <= 100.0))
+
+
+def test_the_fit_is_the_same_bits_in_another_process(fitted, x264):
+    curve, _ = fitted
+    there = python_output("""
+        import numpy as np
+        from vmaf_predictor import registry
+        from vmaf_predictor.build import curve_head, network
+        import sys; sys.path.insert(0, "tests")
+        from test_curve_head import _sweep_like
+        features, targets, _ = _sweep_like(None)
+        curve = curve_head.fit_columns(network.model_inputs(features), targets)
+        print(" ".join(float(p).hex() for p in curve.params))
+    """)
+    assert there == " ".join(float(p).hex() for p in curve.params)
+
+
+# Pinned: a change of these bits changes real models' bytes.
+PINNED = ("0x1.5242c5d280d25p+1 0x1.3b0da2655f45cp-2 0x1.41e5d24145975p-2",)
+
+
+def test_the_fit_is_pinned(fitted):
+    curve, _ = fitted
+    got = " ".join(float(p).hex() for p in curve.params)
+    assert got == PINNED[0]
+
+
+def _blended(trained_x264, fitted):
+    curve, _ = fitted
+    blend = {"weight": 0.5, **curve.as_dict()}
+    return dataclasses.replace(trained_x264, blend=blend), curve
+
+
+def test_the_blended_graph_matches_the_float64_model(trained_x264, fitted):
+    model, curve = _blended(trained_x264, fitted)
+    graph = export.build_model(model, opset=18)
+    ops = {n.op_type for n in graph.graph.node}
+    assert {"Exp", "Sigmoid"} <= ops
+    rows = trained_x264.holdout_inputs + trained_x264.check_inputs
+    network_part = trained_x264.holdout_predictions + trained_x264.check_predictions
+    expected = train.blended(network_part, curve.predict(np.array(rows)), 0.5)
+    produced = predict(open_session(graph.SerializeToString()), rows)
+    assert np.max(np.abs(produced - np.array(expected))) <= 1e-5
+
+
+def test_the_blended_graph_never_rises_with_crf(trained_x264, fitted, x264, config):
+    from vmaf_predictor.build import s6_validate
+
+    model, _ = _blended(trained_x264, fitted)
+    graph = export.build_model(model, opset=18)
+    allowed = set(config["allowlist"]["ops"])
+    assert {n.op_type for n in graph.graph.node} <= allowed
+    session = open_session(graph.SerializeToString())
+    vectors = spanning_rows(trained_x264.check_inputs, 64) + extreme_inputs([0, 51])
+    assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
+
+
+def test_early_stopping_blends_the_content_slope_curve(x264, settings):
+    features, targets, src = _sweep_like(x264)
+    columns = network.model_inputs(features)
+    short = dataclasses.replace(settings, epochs=15)
+    fitted = train.fit_early_stopped(
+        columns, targets, range(64), src, short, blend=True, curve_kind="content_slope"
+    )
+    if fitted.blend is not None:
+        w, curve = fitted.blend
+        assert isinstance(curve, curve_head.ContentSlopeCurve)
+        network_only = dataclasses.replace(fitted, blend=None).predict(columns)
+        expected = train.blended(network_only, curve.predict_columns(columns), w)
+        assert fitted.predict(columns) == expected
+
+
+def test_the_stub_path_never_blends(trained_x264):
+    assert trained_x264.blend == {}
+
+
+def test_selection_on_several_inner_folds_sums_their_errors(x264, settings):
+    features, targets, src = _sweep_like(x264)
+    columns = network.model_inputs(features)
+    short = dataclasses.replace(settings, epochs=8)
+    fitted = train.fit_early_stopped(
+        columns, targets, range(64), src, short, selection_folds=2
+    )
+    inner = ev.grouped_folds(src, ev.INNER_FOLDS, short.seed)
+    total = [[] for _ in range(8)]
+    for k in range(2):
+        held = inner.held_out[k]
+        watched = train.fit(
+            columns, targets, inner.training(k, 64), short, monitor=held
+        )
+        for e, predicted in enumerate(watched.monitor_predictions):
+            total[e] += [
+                (p - targets[i]) * (p - targets[i])
+                for p, i in zip(predicted, held, strict=True)
+            ]
+    sums = [math.fsum(t) for t in total]
+    assert len(fitted.loss_curve) == sums.index(min(sums)) + 1
+    assert fitted.blend is None
+
+
+def test_the_settings_reach_the_selection(x264, settings):
+    features, targets, src = _sweep_like(x264)
+    columns = network.model_inputs(features)
+    short = dataclasses.replace(settings, epochs=6)
+    fitted = train.fit_early_stopped(
+        columns,
+        targets,
+        range(64),
+        src,
+        short,
+        blend=True,
+        curve_kind="content_slope",
+        selection_folds=3,
+    )
+    if fitted.blend is not None:
+        assert isinstance(fitted.blend[1], curve_head.ContentSlopeCurve)
+    assert 1 <= len(fitted.loss_curve) <= 6
+
+
+def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings):
+    import pandas as pd
+
+    from vmaf_predictor.build import s6_validate, s7_card
+
+    features, targets, src = _sweep_like(x264)
+    table = pd.DataFrame(features, columns=list(FEATURE_NAMES))
+    table["vmaf"], table["src"] = targets, src
+    evaluation = train.EvaluationSettings(
+        folds=4,
+        seeds=1,
+        early_stopping=True,
+        blend=True,
+        curve="content_slope",
+        selection_folds=2,
+    )
+    short = dataclasses.replace(settings, epochs=12)
+    trained = train.train("libx264", table, short, x264, evaluation)
+    session = open_session(export.build_model(trained, opset=18).SerializeToString())
+    assert s6_validate.check_parity(session, trained) > 0
+    vectors = spanning_rows(trained.check_inputs, 32)
+    assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
+    assert trained.blend["kind"] == "content_slope"  # w 0.75 on these rows
+    assert "exp(g0 + g1*log bpp')" in s7_card._blend_text(trained)
