@@ -49,7 +49,10 @@ def copy_workflow(
     if codecs is not None:
         config["codecs"] = {name: config["codecs"][name] for name in codecs}
     # Real-corpus codecs are cross-validated: the cheapest form (2 folds, one
-    # seed) keeps the workflow tests fast; stubs do not depend on it.
-    config["evaluation"] = {**config["evaluation"], "folds": 2, "seeds": 1}
+    # seed, epochs chosen on one inner fold) keeps the workflow tests fast;
+    # stubs do not depend on it (tests/test_curve_head.py covers the rest).
+    config["evaluation"] = {
+        **config["evaluation"], "folds": 2, "seeds": 1, "selection_folds": 1,
+    }  # fmt: skip
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return destination

@@ -128,11 +128,13 @@ def train_job_resources(
     """Memory (MB) and run time (minutes) to ask a cluster for, for the train
     job of a codec with ``rows`` rows: one training for a stub; for a real
     corpus, ``folds * seeds`` cross-validation trainings and the final one,
-    each twice with early stopping. Three times the measured figures."""
+    each with early stopping also one watched training per selection fold.
+    Three times the measured figures."""
     trainings = 1
     if evaluation is not None:
         trainings = evaluation["folds"] * evaluation["seeds"] + 1
-        trainings *= 2 if evaluation["early_stopping"] else 1
+        if evaluation["early_stopping"]:
+            trainings *= evaluation.get("selection_folds", 1) + 1
     batches = math.ceil(rows / settings.batch_size)
     steps = batches * epochs_for(rows, settings)
     seconds = 30 + trainings * steps * _SECONDS_PER_BATCH
