@@ -49,6 +49,7 @@ def test_grouped_cross_validation_is_the_same_on_an_sse4_2_only_cpu(tmp_path):
     """A real corpus: the split, the grouped folds, early stopping on two
     inner folds, the blended content-slope curve and the baselines' figures,
     natively and under Nehalem."""
+
     # VMAF falls with CRF the faster, the more bits a source takes (the shape
     # the sweep measures), so the blended curve is chosen.
     def vmaf(k: int, crf: int) -> float:
