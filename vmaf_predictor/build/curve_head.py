@@ -24,7 +24,6 @@ Python; the same bits on every CPU. The graph computes it with ONNX
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -200,78 +199,3 @@ def graph(curve: ContentSlopeCurve, const, node) -> tuple[list, list]:
         node("Sigmoid", ["curve_eta"], "curve"),
     ]
     return initializers, nodes
-
-
-def fit_selected(
-    fit,
-    columns: np.ndarray,
-    targets: Sequence[float],
-    train_idx: list[int],
-    inner: ev.Folds,
-    settings,
-    blend: bool,
-    kind: str,
-    folds: int,
-):
-    """Early stopping (and the blend weight) chosen on the first ``folds``
-    inner folds together (config ``evaluation.selection_folds``), not on
-    the first alone: the network is trained on each fold's other rows with
-    that fold monitored, and the epoch count (and, with ``blend``, the
-    weight w of :data:`evaluation.BLEND_WEIGHTS`) with the lowest squared
-    error summed over the rows of all those folds is kept (the smallest w,
-    then the fewest epochs, on a tie). Then, as with one fold, the network
-    is trained on all ``train_idx`` rows for that many epochs and the curve
-    fitted on them. ``fit`` is :func:`s3_train.fit`.
-
-    One validation fold holds a fifth of the training sources (two or
-    three of a dozen): choosing among 5 weights x ``epochs`` epoch counts
-    on it picks the network's luckiest epoch. Measured on the sweep corpus
-    (5 seeds), libaom-av1: 16.11 +- 0.98 on one fold, 15.21 +- 0.33 on all
-    five.
-    """
-    weights = ev.BLEND_WEIGHTS if blend else (0.0,)
-    errors: dict[tuple[float, int], list[float]] = {}
-    # Epoch counts every watched training reached (a trainer whose epochs
-    # follow the row count may stop the folds at different counts).
-    reached = settings.epochs
-    for k in range(min(folds, len(inner.held_out))):
-        held = [train_idx[j] for j in inner.held_out[k]]
-        rest = [train_idx[j] for j in inner.training(k, len(train_idx))]
-        watched = fit(columns, targets, rest, settings, monitor=held)
-        reached = min(reached, len(watched.monitor_predictions))
-        actual = [targets[i] for i in held]
-        on_held = (
-            fit_curve(kind, columns[rest], [targets[i] for i in rest]).predict_columns(
-                columns[held]
-            )
-            if blend
-            else actual
-        )
-        for w in weights:
-            for e, predicted in enumerate(watched.monitor_predictions):
-                mixed = _blend(predicted, on_held, w)
-                errors.setdefault((w, e), []).extend(
-                    (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
-                )
-    choices = [choice for choice in errors if choice[1] < reached]
-    w, best = min(choices, key=lambda choice: (math.fsum(errors[choice]), *choice))
-    final = fit(
-        columns,
-        targets,
-        train_idx,
-        dataclasses.replace(settings, epochs=best + 1),
-    )
-    if w > 0.0:
-        final.blend = (
-            w,
-            fit_curve(kind, columns[train_idx], [targets[i] for i in train_idx]),
-        )
-    return final
-
-
-def _blend(network_vmaf: Sequence[float], curve: Sequence[float], w: float) -> list:
-    # s3_train.blended (not imported: s3_train imports this module)
-    return [
-        min(100.0, max(0.0, (1.0 - w) * n + w * c))
-        for n, c in zip(network_vmaf, curve, strict=True)
-    ]

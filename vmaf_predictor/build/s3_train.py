@@ -230,10 +230,9 @@ class MonotoneNet:
         """The batch's mean squared error and its gradient in ``theta``.
 
         The chain rule written out, backwards through :meth:`_forward`; each
-        step is what autograd computes for that operation, so the gradient
-        has the same bits as autograd's with :func:`dense_backward` for the
-        dense layers (the previous implementation; the committed models did
-        not change).
+        step is what autograd computes for that operation (with tree sums in
+        the dense layers), so the gradient has the bits autograd gave when it
+        trained the committed models.
         """
         p = self.parameters()
         f = self._forward(x, p)
@@ -459,74 +458,68 @@ def fit_early_stopped(
     curve_kind: str = "logistic",
     selection_folds: int = 1,
 ) -> Fit:
-    """Early stopping on a grouped validation fold (real corpora).
+    """Early stopping on grouped validation folds (real corpora).
 
     The training rows' sources are split as the evaluation splits them
-    (:func:`evaluation.grouped_folds`, seeded); the network is trained on all
-    but the first inner fold for up to ``settings.epochs`` epochs, and the
-    epoch with the lowest MSE on that fold (the first on a tie) is the number
+    (:func:`evaluation.grouped_folds`, seeded, :data:`evaluation.INNER_FOLDS`
+    folds). For each of the first ``selection_folds`` of them the network is
+    trained on the other rows for up to ``settings.epochs`` epochs with that
+    fold watched; the epoch count with the lowest squared error summed over
+    the rows of all watched folds (the fewest epochs on a tie) is the number
     of epochs the network is then trained for on all ``train_idx`` rows.
     Without two sources among the rows, the full ``settings.epochs``.
 
-    With ``blend``, the same fold also chooses the weight w (of
-    :data:`evaluation.BLEND_WEIGHTS`, the smallest on a tie) of the logistic
-    baseline curve in ``(1 - w) * network + w * curve``, each part as
-    trained on the other inner folds; the final curve is fitted on all
-    ``train_idx`` rows. Both parts never rise with CRF, so neither does the
-    blend. ``curve_kind`` (config ``evaluation.curve``): the logistic
-    baseline curve, or ``content_slope`` (:mod:`curve_head`). With
-    ``selection_folds`` > 1 the epochs and w are chosen on that many inner
-    folds together (:func:`curve_head.fit_selected`).
+    With ``blend``, the same folds also choose, together with the epochs, the
+    weight w (of :data:`evaluation.BLEND_WEIGHTS`, the smallest on a tie) of
+    the curve ``curve_kind`` (config ``evaluation.curve``: the logistic
+    baseline or ``content_slope``, :mod:`curve_head`) in ``(1 - w) * network
+    + w * curve``, each part as trained on the fold's other rows; the final
+    curve is fitted on all ``train_idx`` rows. Both parts never rise with
+    CRF, so neither does the blend.
+
+    One watched fold holds a fifth of the training sources (two or three of
+    a dozen): choosing among 5 weights x ``epochs`` epoch counts on it picks
+    the network's luckiest epoch. Measured on the sweep corpus (5 seeds),
+    libaom-av1: 16.11 +- 0.98 chosen on one fold, 15.21 +- 0.33 on five.
     """
     train_idx = list(train_idx)
     names = [sources[i] for i in train_idx]
     if len(set(names)) < 2:
         return fit(columns, targets, train_idx, settings)
     inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
-    if selection_folds > 1:
-        return curve_head.fit_selected(
-            fit,
-            columns,
-            targets,
-            train_idx,
-            inner,
-            settings,
-            blend,
-            curve_kind,
-            selection_folds,
-        )
-    held = [train_idx[j] for j in inner.held_out[0]]
-    rest = [train_idx[j] for j in inner.training(0, len(train_idx))]
-    watched = fit(columns, targets, rest, settings, monitor=held)
-    curve = watched.monitor_curve
-    best = min(range(len(curve)), key=lambda e: (curve[e], e)) + 1
-    w = 0.0
-    if blend:
-        # The epochs and the blend weight of the logistic curve together, on
-        # the same validation fold (each weight gets its best epoch count).
-        inner_curve = curve_head.fit_curve(
-            curve_kind, columns[rest], [targets[i] for i in rest]
-        )
-        on_held = inner_curve.predict_columns(columns[held])
+    weights = ev.BLEND_WEIGHTS if blend else (0.0,)
+    errors: dict[tuple[float, int], list[float]] = {}
+    # Only epoch counts every watched training reached (epochs follow the
+    # row count, so folds of different sizes may stop at different counts).
+    reached = settings.epochs
+    for k in range(min(selection_folds, len(inner.held_out))):
+        held = [train_idx[j] for j in inner.held_out[k]]
+        rest = [train_idx[j] for j in inner.training(k, len(train_idx))]
+        watched = fit(columns, targets, rest, settings, monitor=held)
+        reached = min(reached, len(watched.monitor_predictions))
         actual = [targets[i] for i in held]
-
-        def error(choice: tuple[float, int]) -> tuple[float, float, int]:
-            w, e = choice
-            mixed = blended(watched.monitor_predictions[e], on_held, w)
-            sse = math.fsum(
-                (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
+        on_held = actual
+        if blend:
+            curve = curve_head.fit_curve(
+                curve_kind, columns[rest], [targets[i] for i in rest]
             )
-            return sse, w, e
-
-        choices = [(w, e) for w in ev.BLEND_WEIGHTS for e in range(len(curve))]
-        w, best = min(choices, key=error)
-        best += 1
-    final = fit(columns, targets, train_idx, dataclasses.replace(settings, epochs=best))
+            on_held = curve.predict_columns(columns[held])
+        for w in weights:
+            for e, predicted in enumerate(watched.monitor_predictions):
+                mixed = blended(predicted, on_held, w)
+                errors.setdefault((w, e), []).extend(
+                    (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
+                )
+    choices = [choice for choice in errors if choice[1] < reached]
+    w, best = min(choices, key=lambda choice: (math.fsum(errors[choice]), *choice))
+    final = fit(
+        columns, targets, train_idx, dataclasses.replace(settings, epochs=best + 1)
+    )
     if w > 0.0:
-        curve_all = curve_head.fit_curve(
+        curve = curve_head.fit_curve(
             curve_kind, columns[train_idx], [targets[i] for i in train_idx]
         )
-        final.blend = (w, curve_all)
+        final.blend = (w, curve)
     return final
 
 
