@@ -157,7 +157,7 @@ def test_monitoring_rows_never_changes_the_training(x264, settings):
     plain = train.fit(columns, targets, range(18), short)
     watched = train.fit(columns, targets, range(18), short, monitor=range(18, 24))
     assert plain.model.weights_as_lists() == watched.model.weights_as_lists()
-    assert len(watched.monitor_curve) == 10 and plain.monitor_curve == []
+    assert len(watched.monitor_predictions) == 10 and plain.monitor_predictions == []
 
 
 def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, settings):
@@ -167,10 +167,13 @@ def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, setting
     short = dataclasses.replace(settings, epochs=60)
     stopped = train.fit_early_stopped(columns, targets, range(36), sources, short)
     inner = ev.grouped_folds(sources, ev.INNER_FOLDS, short.seed)
-    curve = train.fit(
-        columns, targets, inner.training(0, 36), short, monitor=inner.held_out[0]
-    ).monitor_curve
-    assert len(stopped.loss_curve) == curve.index(min(curve)) + 1 <= 60
+    held = inner.held_out[0]
+    watched = train.fit(columns, targets, inner.training(0, 36), short, monitor=held)
+    errors = [
+        math.fsum((p - targets[i]) ** 2 for p, i in zip(epoch, held, strict=True))
+        for epoch in watched.monitor_predictions
+    ]
+    assert len(stopped.loss_curve) == errors.index(min(errors)) + 1 <= 60
 
 
 def test_without_two_sources_early_stopping_trains_every_epoch(x264, settings):

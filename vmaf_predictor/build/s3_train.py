@@ -331,11 +331,6 @@ def unmeasured_mask(rows: int, rate: float, rng: random.Random) -> torch.Tensor:
     return (left_out.unsqueeze(2) & _GROUP_COLUMNS.unsqueeze(0)).any(1)
 
 
-def mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    diff = predicted.squeeze(1) - target
-    return tree_sum(diff * diff, 0) / diff.shape[0]
-
-
 @dataclass
 class Fit:
     """A network trained on some rows, with its input and output scaling."""
@@ -345,7 +340,6 @@ class Fit:
     std: list[float]
     target_scale: tuple[float, float]
     loss_curve: list[float]
-    monitor_curve: list[float] = dataclasses.field(default_factory=list)
     # The monitored rows' predictions after each epoch.
     monitor_predictions: list[list[float]] = dataclasses.field(default_factory=list)
     # (w, curve): VMAF = clip((1 - w) * network + w * curve, 0, 100)
@@ -394,8 +388,9 @@ def fit(
 ) -> Fit:
     """Train the network on the ``train_idx`` rows of ``columns`` (the
     network's columns, :func:`network.model_inputs`); its weights are then
-    rounded to float32, the export rule. With ``monitor`` rows, their MSE
-    after each epoch is kept in ``Fit.monitor_curve`` (they never train)."""
+    rounded to float32, the export rule. With ``monitor`` rows, their
+    predictions after each epoch are kept in ``Fit.monitor_predictions``
+    (they never train)."""
     mean, std = normalisation(columns[list(train_idx)].tolist())
     x_train = normalised(columns, mean, std)[list(train_idx)]
     y_train = torch.tensor(targets, dtype=torch.float64)[list(train_idx)]
@@ -414,10 +409,8 @@ def fit(
     )
     optimiser = Adam(model.theta, settings)
     loss_curve: list[float] = []
-    monitor_curve: list[float] = []
     monitor_predictions: list[list[float]] = []
     x_monitor = normalised(columns[list(monitor)], mean, std) if monitor else None
-    y_monitor = torch.tensor([targets[i] for i in monitor], dtype=torch.float64)
     order = list(range(len(train_idx)))
     for _ in range(epochs_for(len(order), settings)):
         _shuffle(order, rng)
@@ -438,14 +431,9 @@ def fit(
             epoch_losses.append(loss)
         loss_curve.append(math.fsum(epoch_losses) / len(epoch_losses))
         if monitor:
-            predicted = model.predict(x_monitor)
-            as_column = torch.tensor(predicted, dtype=torch.float64).unsqueeze(1)
-            monitor_curve.append(mse(as_column, y_monitor).item())
-            monitor_predictions.append(predicted)
+            monitor_predictions.append(model.predict(x_monitor))
     model.theta.copy_(model.theta.float().double())
-    return Fit(
-        model, mean, std, target_scale, loss_curve, monitor_curve, monitor_predictions
-    )
+    return Fit(model, mean, std, target_scale, loss_curve, monitor_predictions)
 
 
 def fit_early_stopped(
