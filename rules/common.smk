@@ -140,7 +140,16 @@ def split_manifest():
     """The split's manifest; with a real corpus Snakemake re-plans every job
     that calls this once the split has run (see after_split)."""
     manifest = Path(checkpoints.split.get().output.manifest)
-    return manifest, json.loads(manifest.read_text(encoding="utf-8"))
+    try:
+        return manifest, json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        # Another run's split job is rewriting it (Snakemake removes a job's
+        # outputs before it runs): this run is refused anyway.
+        stop(
+            runs.require_checkout()
+            or f"{manifest} vanished while this run read it; run the command again",
+            status=1,
+        )
 
 
 def real_entry(codec):

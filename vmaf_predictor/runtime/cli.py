@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     # Strict JSON: a NaN or infinity would be a bug, never printed as NaN.
+    # Keys in the order the answer is built (features in contract order).
     print(
-        json.dumps(result, sort_keys=True, allow_nan=False)
+        json.dumps(result, allow_nan=False)
         if args.json
         else text(result)
     )
