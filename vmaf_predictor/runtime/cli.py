@@ -254,11 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     # Strict JSON: a NaN or infinity would be a bug, never printed as NaN.
     # Keys in the order the answer is built (features in contract order).
-    print(
-        json.dumps(result, allow_nan=False)
-        if args.json
-        else text(result)
-    )
+    print(json.dumps(result, allow_nan=False) if args.json else text(result))
     return 0
 
 
