@@ -168,6 +168,27 @@ def fit_curve(kind: str, columns: np.ndarray, targets: Sequence[float]):
     raise ValueError(f"unknown curve {kind!r}")
 
 
+def blend_graph(blend: dict, const, node) -> tuple[list, list]:
+    """Initializers and nodes computing a trained model's blended curve
+    (``TrainedModel.blend``, either kind) as ``curve`` (sigmoid, 0..1) from
+    the graph's ``columns``; ``const`` and ``node`` are s4_export's helpers."""
+    if blend.get("kind") == KIND:
+        return graph(from_dict(blend), const, node)
+    logistic = ev.Logistic(
+        tuple(blend["params"]), tuple(blend["centre"]), tuple(blend["scale"])
+    )
+    weights, bias = logistic.graph_weights()
+    initializers = [
+        const("curve_weights", [[v] for v in weights]),
+        const("curve_bias", [bias]),
+    ]
+    nodes = [
+        node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
+        node("Sigmoid", ["curve_eta"], "curve"),
+    ]
+    return initializers, nodes
+
+
 def graph(curve: ContentSlopeCurve, const, node) -> tuple[list, list]:
     """Initializers and nodes computing ``curve`` (sigmoid, 0..1) from the
     graph's ``columns``; ``const`` and ``node`` are s4_export's helpers."""

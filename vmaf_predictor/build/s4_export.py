@@ -17,7 +17,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
 from vmaf_predictor.build import curve_head, network
-from vmaf_predictor.build.evaluation import Logistic
 from vmaf_predictor.build.network import TrainedModel, crf_knots
 from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
 
@@ -96,25 +95,9 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
         # the logistic curve of build/evaluation.py on the same columns (or
         # the content-slope curve of build/curve_head.py).
         w = trained.blend["weight"]
-        if trained.blend.get("kind") == curve_head.KIND:
-            curve_initializers, curve_nodes = curve_head.graph(
-                curve_head.from_dict(trained.blend), const, node
-            )
-        else:
-            curve = Logistic(
-                tuple(trained.blend["params"]),
-                tuple(trained.blend["centre"]),
-                tuple(trained.blend["scale"]),
-            )
-            weights, bias = curve.graph_weights()
-            curve_initializers = [
-                const("curve_weights", [[v] for v in weights]),
-                const("curve_bias", [bias]),
-            ]
-            curve_nodes = [
-                node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
-                node("Sigmoid", ["curve_eta"], "curve"),
-            ]
+        curve_initializers, curve_nodes = curve_head.blend_graph(
+            trained.blend, const, node
+        )
         initializers += [
             *curve_initializers,
             const("network_share", [1.0 - w]),

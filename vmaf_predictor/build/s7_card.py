@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_predictor.build import (
+    curve_head,
     evaluation,
     network,
     s2_corpus,
@@ -175,7 +176,7 @@ def _blend_text(trained: TrainedModel) -> str:
     if not trained.blend:
         return ""
     w = trained.blend["weight"]
-    if trained.blend.get("kind") == "content_slope":
+    if trained.blend.get("kind") == curve_head.KIND:
         a, g0, g1 = trained.blend["params"]
         return (
             f"; blended with a logistic curve whose CRF slope follows the probe: "
