@@ -10,8 +10,6 @@ from pathlib import Path
 
 from vmaf_predictor.build import runs
 
-# The process that runs this workflow's jobs here (jobs.die_with_parent).
-os.environ[runs.RUN_PID] = str(os.getpid())
 if workflow.is_main_process:
     # First, so that Ctrl-C while the workflow is read is quiet too.
     runs.interrupt_stops_jobs()
@@ -22,7 +20,7 @@ if workflow.is_main_process:
 
 from vmaf_predictor import names
 from vmaf_predictor.build import config as workflow_config
-from vmaf_predictor.build.stages import module_name
+from vmaf_predictor.build.stages import PRELOAD, module_name, run_job
 from vmaf_predictor.build.code import module_files
 from vmaf_predictor.build.network import TrainSettings, train_job_resources
 from vmaf_predictor.build.s1_split import corpus_files
@@ -126,6 +124,14 @@ def code(rule):
     checkout = Path(workflow.basedir).resolve()
     files = [Path(path) for path in module_files(module_name(rule))]
     return [os.path.relpath(p) if p.is_relative_to(checkout) else str(p) for p in files]
+
+
+def stage_job(rule, input, output, params, log, wildcards):
+    """Every rule's job: the rule's stage, in a process forked from the run's
+    job server (stages.run_job). A job run on its own (a cluster node)
+    imports only its own stage."""
+    preload = PRELOAD if workflow.is_main_process else [module_name(rule)]
+    run_job(rule, input, output, params, log, wildcards, preload)
 
 
 def model_path(directory, codec="{codec}"):

@@ -58,5 +58,5 @@ rule hash:
     resources:
         mem_mb=1000,
         runtime=10,
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)

@@ -23,8 +23,8 @@ checkpoint sweep_check:
     params:
         sources=[[name, path] for name, path in CLIP_PATHS.items()],
         sweep=sweep_settings(),
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
 
 
 rule sweep_clip:
@@ -45,8 +45,8 @@ rule sweep_clip:
         runtime=15,
     params:
         sweep=sweep_settings("probe_max_frames"),
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
 
 
 rule sweep_probe:
@@ -66,8 +66,8 @@ rule sweep_probe:
         runtime=30,
     params:
         sweep=sweep_settings("threads", "probe"),
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
 
 
 rule sweep_encode:
@@ -88,8 +88,8 @@ rule sweep_encode:
     params:
         quality=lambda wildcards: int(wildcards.q),
         sweep=sweep_settings("threads", "vmaf_model", "production"),
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
 
 
 rule sweep_gather:
@@ -127,8 +127,8 @@ rule sweep_gather:
         probes=sweep_probes(),
         plan=sweep_plan(),
         vmaf_model=config["sweep"]["vmaf_model"],
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
 
 
 rule sweep:

@@ -23,5 +23,5 @@ rule validate:
         runtime=10,
     params:
         codec=codec_entry,
-    script:
-        "../scripts/stage.py"
+    run:
+        stage_job(rule, input, output, params, log, wildcards)

@@ -20,7 +20,6 @@ WORKFLOW_FILES = (
     "vmaf_predictor",
     "Snakefile",
     "rules",
-    "scripts",
     "schemas",
     "profiles",
     "report",

@@ -4,8 +4,9 @@
         -> s5_allowlist -> s6_validate -> s7_card -> (publish) -> s8_hash
 
 Each stage module has ``run(input, output, params, codec) -> str``: the
-Snakemake rule of the same name calls it through ``scripts/stage.py`` with the
-job's own input, output and params (``codec`` is the job's wildcard, None for
+Snakemake rule of the same name calls it, in a process of the job's own
+forked from the run's job server (``stages.run_job``, ``job_server``), with
+the job's own input, output and params (``codec`` is the job's wildcard, None for
 rules over all codecs), and it returns the line the job logs. Anything
 that needs the stages in one process (the benchmark, the reproducibility
 tier) calls the same functions through :data:`stages.STAGES`. This file

@@ -72,10 +72,6 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
-# Set by the Snakemake process that runs the jobs (build.runs).
-RUN_PID = "VMAF_PREDICTOR_RUN_PID"
-
-
 def die_with_parent(parent: int | None = None) -> None:
     """Linux: end this process with SIGKILL when the process that started it
     ends, however it ends (a SIGKILL of Snakemake too), so no job outlives

@@ -18,9 +18,8 @@ Called from ``rules/common.smk`` in Snakemake's main process:
   removes it. The next plain run resumes (``rerun-incomplete`` in the
   profile).
 - :func:`interrupt_stops_jobs`: Ctrl-C (SIGINT) stops the running jobs at
-  once, instead of Snakemake waiting for them to finish; jobs start with
-  SIGINT held, so one just starting (still in Snakemake's preamble) does not
-  print a traceback (the job's own handler takes it, see ``jobs``).
+  once, instead of Snakemake waiting for them to finish (jobs start with
+  SIGINT held until their own handler is in place, see ``job_server``).
 - :func:`terminate_stops_jobs`: SIGTERM (a cluster's time limit, ``kill``)
   does the same, at ``onstart``. Snakemake's own SIGTERM handler takes the
   scheduler's lock, which the main thread holds while it selects jobs: a
@@ -44,6 +43,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from vmaf_predictor.build.jobs import INTERRUPTED
 
 LOCK_FILE = Path(".snakemake") / "checkout.lock"
 SNAKEMAKE_LOCKS = Path(".snakemake") / "locks"
@@ -136,10 +137,7 @@ def require_checkout() -> str | None:
     )
 
 
-INTERRUPTED = 128 + signal.SIGINT
 TERMINATED = 128 + signal.SIGTERM
-# Tells a job which process started it (jobs.die_with_parent).
-RUN_PID = "VMAF_PREDICTOR_RUN_PID"
 
 
 def interrupt_stops_jobs() -> None:
@@ -152,7 +150,6 @@ def interrupt_stops_jobs() -> None:
     as long as the slowest job when only it got the signal.
     """
     signal.signal(signal.SIGINT, _stop_jobs_and_exit(INTERRUPTED))
-    _start_children_with_interrupts_held()
 
 
 def terminate_stops_jobs() -> None:
@@ -186,30 +183,6 @@ def _exiting(frame) -> bool:
         "_shutdown",
         threading.__file__,
     )
-
-
-def _start_children_with_interrupts_held() -> None:
-    """Every process this one starts begins with SIGINT blocked (the mask is
-    inherited through fork and exec; this process's own mask is restored at
-    once). A job unblocks it once its handler is in place; until then a
-    Ctrl-C waits, instead of ending the job with a traceback from wherever
-    its interpreter was starting up. Snakemake starts jobs with subprocess,
-    so this wraps the one method that forks."""
-    import subprocess
-
-    fork_exec = subprocess.Popen._execute_child
-    if getattr(fork_exec, "holds_interrupts", False):
-        return
-
-    def execute_child(self, *args, **kwargs):
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            return fork_exec(self, *args, **kwargs)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-    execute_child.holds_interrupts = True
-    subprocess.Popen._execute_child = execute_child
 
 
 def _existing_ancestor(path: Path) -> Path:

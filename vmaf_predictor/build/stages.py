@@ -1,4 +1,5 @@
-"""Which function runs which rule, and running a rule's job (``scripts/stage.py``).
+"""Which function runs which rule, and running a rule's job (every rule's
+``run:`` calls :func:`run_job`, through ``rules/common.smk``'s ``stage_job``).
 
 No stage imports this module, so editing the table reruns nothing.
 """
@@ -6,18 +7,14 @@ No stage imports this module, so editing the table reruns nothing.
 from __future__ import annotations
 
 import importlib
-import os
 import signal
+import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from vmaf_predictor.build.jobs import (
-    RUN_PID,
-    _interrupted,
-    die_with_parent,
-    logged_to,
-)
+from vmaf_predictor.build.job_server import JobServer
+from vmaf_predictor.build.jobs import _interrupted, logged_to
 
 PACKAGE = "vmaf_predictor.build"
 
@@ -44,6 +41,18 @@ STAGES: dict[str, str] = {
 }
 
 
+# The stages of a build and the libraries they import when they run: what the
+# job server imports once per run (see run_job).
+PRELOAD: tuple[str, ...] = (
+    *(f"{PACKAGE}.{STAGES[rule].partition('.')[0]}" for rule in (
+        "sweep_check", "sweep_encode", "split", "corpus", "train", "export",
+        "allowlist", "validate", "card", "hash",
+    )),
+    "pandas",
+    "pyarrow.parquet",
+)  # fmt: skip
+
+
 def module_name(rule: str) -> str:
     """The dotted name of the module that runs ``rule``."""
     return f"{PACKAGE}.{STAGES[rule].partition('.')[0]}"
@@ -55,20 +64,69 @@ def stage(rule: str) -> Callable[..., str]:
     return getattr(module, STAGES[rule].partition(".")[2])
 
 
-def run_stage(smk: Any) -> None:
-    """What ``scripts/stage.py`` does for every rule: log into the rule's log
+def _job(
+    rule: str,
+    input: dict[str, Any],
+    output: dict[str, Any],
+    params: dict[str, Any],
+    log_path: str,
+    codec: str | None,
+) -> None:
+    """A job's process (forked by the job server): log into the rule's log
     and call the rule's stage with the job's own input, output and params."""
-    run_pid = os.environ.get(RUN_PID, "")
-    die_with_parent(int(run_pid) if run_pid.isdigit() else None)
     signal.signal(signal.SIGINT, _interrupted)
-    # Started with SIGINT held (build.runs): a Ctrl-C that came meanwhile
-    # arrives now, in the handler.
+    # Forked with SIGINT held (job_server.JobServer): a Ctrl-C that came
+    # meanwhile arrives now, in the handler.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    job = SimpleNamespace(
-        input=SimpleNamespace(**dict(smk.input.items())),
-        output=SimpleNamespace(**dict(smk.output.items())),
-        params=SimpleNamespace(**dict(smk.params.items())),
+    files = SimpleNamespace(
+        input=SimpleNamespace(**input),
+        output=SimpleNamespace(**output),
+        params=SimpleNamespace(**params),
     )
-    with logged_to(smk.log[0]) as log:
-        codec = smk.wildcards.get("codec")
-        log.info("%s", stage(smk.rule)(job.input, job.output, job.params, codec))
+    with logged_to(log_path) as log:
+        log.info("%s", stage(rule)(files.input, files.output, files.params, codec))
+
+
+# The run's job server (build.job_server), started by the first job.
+_server_lock = threading.Lock()
+_server: JobServer | None = None
+
+
+class JobError(Exception):
+    """A job's process ended with a non-zero status (its log says why)."""
+
+
+def run_job(
+    rule: str,
+    input: Any,
+    output: Any,
+    params: Any,
+    log: Any,
+    wildcards: Any,
+    preload: list[str],
+) -> None:
+    """What every rule's ``run:`` does: run the job in a process of its own,
+    forked from the run's job server, which imported ``preload`` once.
+
+    The server starts with the first job. Raises :class:`JobError` (which
+    Snakemake reports as the job's failure, beside its log) unless the job
+    ended with status 0.
+    """
+    global _server
+    with _server_lock:
+        if _server is None:
+            _server = JobServer(preload)
+    codec = wildcards.get("codec")
+    status = _server.run(
+        f"{__name__}:_job",
+        rule,
+        dict(input.items()),
+        dict(output.items()),
+        dict(params.items()),
+        log[0],
+        codec,
+    )
+    if status != 0:
+        job = f"{rule} {codec}" if codec else rule
+        ended = "the job server ended" if status is None else f"status {status}"
+        raise JobError(f"job {job} failed ({ended}); its log: {log[0]}")
