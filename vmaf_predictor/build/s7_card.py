@@ -177,13 +177,15 @@ def _blend_text(trained: TrainedModel) -> str:
         return ""
     w = trained.blend["weight"]
     if trained.blend.get("kind") == curve_head.KIND:
-        a, g0, g1 = trained.blend["params"]
+        a, g0, g1, g2 = curve_head.from_dict(trained.blend).params
         return (
             f"; blended with a logistic curve whose CRF slope follows the probe: "
             f"VMAF = clip({1 - w:g} x network + {w:g} x 100*sigmoid(a - "
-            f"exp(g0 + g1*log bpp')*crf'), 0, 100), crf' and log bpp' "
-            f"standardised over the training rows, a {a:.4f}, g0 {g0:.4f}, g1 "
-            f"{g1:.4f}; the weight chosen on the grouped validation folds that "
+            f"exp(g0 + g1*log bpp' + g2*m*log P bpp')*crf'), 0, 100), crf', "
+            f"log bpp' and log P bpp' (the probe's mean P-frame bytes per "
+            f"pixel; m = 0 when frame sizes are not measured) standardised over "
+            f"the training rows, a {a:.4f}, g0 {g0:.4f}, g1 {g1:.4f}, g2 "
+            f"{g2:.4f}; the weight chosen on the grouped validation folds that "
             "chose the epochs"
         )
     a, b, c = trained.blend["params"]
