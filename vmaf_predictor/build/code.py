@@ -60,6 +60,13 @@ def _imported(tree: ast.AST) -> set[str]:
 
 
 @cache
+def _imports_of(path: Path) -> frozenset[str]:
+    """The package modules ``path`` imports (each file parsed once a run:
+    the stages share most of their modules)."""
+    return frozenset(_imported(ast.parse(path.read_text(encoding="utf-8"))))
+
+
+@cache
 def module_files(module: str) -> tuple[str, ...]:
     """Sorted absolute paths of ``module``, the package
     modules it imports transitively, and the ``__init__.py`` of every package
@@ -73,10 +80,10 @@ def module_files(module: str) -> tuple[str, ...]:
             init = _module_path(".".join(parts[:depth]))
             if init is not None and init.name == "__init__.py" and init not in seen:
                 seen.add(init)
-                queue.extend(_imported(ast.parse(init.read_text(encoding="utf-8"))))
+                queue.extend(_imports_of(init))
         path = _module_path(name)
         if path is None or (path in seen and path.name != "__init__.py"):
             continue
         seen.add(path)
-        queue.extend(_imported(ast.parse(path.read_text(encoding="utf-8"))))
+        queue.extend(_imports_of(path))
     return tuple(sorted(str(p) for p in seen))
