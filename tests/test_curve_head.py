@@ -39,6 +39,30 @@ def _sweep_like(x264):
     return np.array(rows), vmaf, src
 
 
+def _p_frame_like():
+    """One probe bitrate for all, but VMAF falls with CRF the faster, the
+    larger the probe's mean P frame (sources that spend their bits on
+    motion): only the P-frame term can follow it."""
+    rows, vmaf = [], []
+    for s in range(8):
+        p_bytes = 40.0 * 1.8**s
+        for j in range(8):
+            crf = 18.0 + 4.0 * j
+            row = [0.0] * len(FEATURE_NAMES)
+            row[0], row[1], row[2], row[3] = crf, 500.0, 4000.0, p_bytes
+            row[10:] = [48.0, 25.0, 320.0, 180.0]
+            rows.append(train.to_float32(row))
+            eta = 3.0 - (0.08 + 0.02 * s) * (crf - 30.0)
+            vmaf.append(round(100.0 / (1.0 + float(network.exact_exp(-eta))), 4))
+    return np.array(rows), vmaf
+
+
+@pytest.fixture(scope="module")
+def fitted_p():
+    features, targets = _p_frame_like()
+    return curve_head.fit_columns(network.model_inputs(features), targets), features
+
+
 @pytest.fixture(scope="module")
 def fitted(x264):
     features, targets, _ = _sweep_like(x264)
@@ -63,8 +87,33 @@ def test_with_one_bitrate_it_is_the_logistic_curve_in_crf(x264):
     assert curve.params[2] == 0.0
 
 
-def test_never_rises_with_crf_for_any_content(fitted, x264):
-    curve, features = fitted
+def test_the_slope_follows_the_probe_p_frame_size(fitted_p):
+    curve, features = fitted_p
+    assert curve.params[3] > 0.0  # steeper for larger P frames, as the rows are
+    _, targets = _p_frame_like()
+    unmeasured = features.copy()
+    unmeasured[:, 3] = 0.0  # frame sizes sent as not measured
+    alone = curve_head.fit_columns(network.model_inputs(unmeasured), targets)
+    assert alone.params[3] == 0.0
+
+    def rmse(c, f):
+        return np.sqrt(np.mean((np.array(c.predict(f)) - np.array(targets)) ** 2))
+
+    assert rmse(curve, features) < rmse(alone, unmeasured)
+
+
+def test_rows_without_frame_sizes_get_the_curve_of_bpp_alone(fitted_p):
+    curve, features = fitted_p
+    unmeasured = features.copy()
+    unmeasured[:, 3] = 0.0
+    a, g0, g1, _ = curve.params
+    without = dataclasses.replace(curve, params=(a, g0, g1, 0.0))
+    assert curve.predict(unmeasured) == without.predict(unmeasured)
+
+
+@pytest.mark.parametrize("which", ["fitted", "fitted_p"])
+def test_never_rises_with_crf_for_any_content(which, request):
+    curve, features = request.getfixturevalue(which)
     contents = [*extreme_inputs([0.0, 63.0]), *spanning_rows(features.tolist(), 32)]
     grid = np.arange(0.0, 63.5, 0.5)
     for row in contents:
@@ -91,13 +140,19 @@ def test_the_fit_is_the_same_bits_in_another_process(fitted, x264):
 
 
 # Pinned: a change of these bits changes real models' bytes.
-PINNED = ("0x1.56381e542f732p+1 0x1.57a54dc0d21dbp-2 0x1.2dcf1ab1542f8p-2 0x0.0p+0",)
+PINNED = {
+    "fitted": "0x1.56381e542f732p+1 0x1.57a54dc0d21dbp-2 0x1.2dcf1ab1542f8p-2 0x0.0p+0",
+    "fitted_p": (
+        "0x1.62527c13f3645p+1 0x1.5a043dff08d73p-2 0x0.0p+0 0x1.2cded4ee1073cp-2"
+    ),
+}
 
 
-def test_the_fit_is_pinned(fitted):
-    curve, _ = fitted
+@pytest.mark.parametrize("which", sorted(PINNED))
+def test_the_fit_is_pinned(which, request):
+    curve, _ = request.getfixturevalue(which)
     got = " ".join(float(p).hex() for p in curve.params)
-    assert got == PINNED[0]
+    assert got == PINNED[which]
 
 
 def _blended(trained_x264, fitted):
@@ -116,6 +171,19 @@ def test_the_blended_graph_matches_the_float64_model(trained_x264, fitted):
     expected = train.blended(network_part, curve.predict(np.array(rows)), 0.5)
     produced = predict(open_session(graph.SerializeToString()), rows)
     assert np.max(np.abs(produced - np.array(expected))) <= 1e-5
+
+
+def test_the_p_frame_term_in_the_graph_matches_the_float64_curve(
+    trained_x264, fitted_p, x264
+):
+    curve, features = fitted_p
+    model = dataclasses.replace(trained_x264, blend={"weight": 1.0, **curve.as_dict()})
+    session = open_session(export.build_model(model, opset=18).SerializeToString())
+    unmeasured = features.copy()
+    unmeasured[:, 3] = 0.0
+    rows = [*features.tolist(), *unmeasured.tolist(), *extreme_inputs([0.0, 51.0])]
+    expected = np.clip(curve.predict(np.array(rows)), 0.0, 100.0)
+    assert np.max(np.abs(predict(session, rows) - expected)) <= 1e-5
 
 
 def test_the_blended_graph_never_rises_with_crf(trained_x264, fitted, x264, config):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import repro
 import yaml
+from test_curve_head import PINNED
 from workflow_runs import real_rows, write_corpus
 
 CODECS = ["libx264", "av1_qsv"]
@@ -94,3 +97,27 @@ def test_grouped_cross_validation_is_the_same_on_an_sse4_2_only_cpu(tmp_path):
         "work/libx264.trained.json",
     ):
         assert (nehalem / name).read_bytes() == (native / name).read_bytes(), name
+
+
+@pytest.mark.skipif(not repro.qemu_available(), reason="qemu-x86_64 is not installed")
+def test_the_p_frame_curve_fit_is_the_same_bits_on_an_sse4_2_only_cpu():
+    """The content-slope curve with its P-frame term (g2 > 0), fitted under
+    Nehalem, gives the pinned bits of this machine's fit."""
+    fit = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from test_curve_head import _p_frame_like\n"
+        "from vmaf_predictor.build import curve_head, network\n"
+        "features, targets = _p_frame_like()\n"
+        "curve = curve_head.fit_columns(network.model_inputs(features), targets)\n"
+        "print(' '.join(float(p).hex() for p in curve.params))\n"
+    )
+    condition = repro.Condition("qemu -cpu Nehalem", cpu_model="Nehalem")
+    result = subprocess.run(
+        [repro.QEMU, "-cpu", "Nehalem", sys.executable, "-c", fit],
+        cwd=repro.ROOT,
+        env=repro._environment(condition),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == PINNED["fitted_p"]
