@@ -108,9 +108,10 @@ class JobServer:
             if self._gone:
                 return SERVER_GONE
             job_id = next(self._ids)
+            request = pickle.dumps((job_id, function, args))
             self._waiting[job_id] = future
             try:
-                _write_frame(self._requests, pickle.dumps((job_id, function, args)))
+                _write_frame(self._requests, request)
             except BrokenPipeError:
                 del self._waiting[job_id]
                 return SERVER_GONE

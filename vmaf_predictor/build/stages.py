@@ -41,21 +41,22 @@ STAGES: dict[str, str] = {
 }
 
 
+def module_name(rule: str) -> str:
+    """The dotted name of the module that runs ``rule``."""
+    return f"{PACKAGE}.{STAGES[rule].partition('.')[0]}"
+
+
 # The stages of a build and the libraries they import when they run: what the
-# job server imports once per run (see run_job).
+# job server imports once per run (see run_job). Not the report's: it is not
+# part of every build, and matplotlib is slow to import.
 PRELOAD: tuple[str, ...] = (
-    *(f"{PACKAGE}.{STAGES[rule].partition('.')[0]}" for rule in (
+    *dict.fromkeys(module_name(rule) for rule in (
         "sweep_check", "sweep_encode", "split", "corpus", "train", "export",
         "allowlist", "validate", "card", "hash",
     )),
     "pandas",
     "pyarrow.parquet",
 )  # fmt: skip
-
-
-def module_name(rule: str) -> str:
-    """The dotted name of the module that runs ``rule``."""
-    return f"{PACKAGE}.{STAGES[rule].partition('.')[0]}"
 
 
 def stage(rule: str) -> Callable[..., str]:
