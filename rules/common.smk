@@ -25,7 +25,8 @@ from vmaf_predictor.build.code import module_files
 from vmaf_predictor.build.network import TrainSettings, train_job_resources
 from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
-from vmaf_predictor.build.sources import NAME_PATTERN, SourcesError, list_sources
+from vmaf_predictor.build.sources import SourcesError, list_sources
+from vmaf_predictor.names import NAME_PATTERN
 from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 

@@ -20,6 +20,7 @@ from workflow_runs import real_rows, snakemake, vmaf_predictor, write_corpus
 
 from vmaf_predictor.runtime.clip import measure_features, sweep_settings
 from vmaf_predictor.runtime.features import FEATURE_NAMES
+from vmaf_predictor.runtime.predictor import lookup_codec
 
 pytestmark = pytest.mark.slow
 
@@ -341,7 +342,7 @@ def test_clips_to_real_models_and_a_corpus_beside_them(tmp_path):
     assert "`real-N=15`" in card
 
 
-def test_pick_crf_on_a_clip_prints_predicted_and_measured_vmaf(swept):
+def test_pick_crf_on_a_clip_prints_the_answer_then_one_line_per_step(swept):
     checkout, clips = swept
     done = vmaf_predictor(
         checkout,
@@ -350,8 +351,38 @@ def test_pick_crf_on_a_clip_prints_predicted_and_measured_vmaf(swept):
         *("--target", "90", "--verify", "--model-dir", str(ROOT / "model")),
     )
     assert done.returncode == 0, done.stderr
-    first, second = done.stdout.splitlines()
-    assert first.startswith("libx264: ") and "predict" in first
-    assert re.match(
-        r"verified: encoded at crf \d+ \(.* kbit/s\), measured VMAF ", second
-    )
+    first, *steps = done.stdout.splitlines()
+    assert re.match(r"libx264: crf \d+ meets VMAF 90: measured \d+\.\d\d \(", first)
+    assert 1 <= len(steps) <= 4
+    for line in steps:
+        assert re.match(
+            r"  crf +\d+  predicted +\d+\.\d\d  measured +\d+\.\d\d +\d+\.\d "
+            r"kbit/s +\d+\.\d s$",
+            line,
+        ), line
+
+
+def test_a_recorded_search_step_is_the_row_the_sweep_wrote(swept, tmp_path):
+    checkout, clips = swept
+    clip = str(clips / "rgb.mp4")
+    shown = vmaf_predictor(checkout, "features", clip, "--codec", "libx264", "--json")
+    bitrate = json.loads(shown.stdout)["features"]["probe_bitrate_kbps"]
+    # the analytical curve's pick is crf 24 exactly at this target (a ladder value)
+    target = lookup_codec("libx264").analytical_vmaf(24, bitrate)
+    record = tmp_path / "mine.jsonl"
+    done = vmaf_predictor(
+        checkout, "pick-crf", "--source", clip, "--codec", "libx264",
+        "--target", repr(target), "--analytical", "--verify", "--max-encodes", "1",
+        "--record", str(record),
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    (recorded,) = [json.loads(line) for line in record.read_text().splitlines()]
+    (swept_row,) = [
+        r
+        for r in rows_of(checkout)
+        if (r["src"], r["encoder"], r["crf"]) == ("rgb", "libx264", 24)
+    ]
+    untimed = ("encode_time_ms", "score_time_ms")
+    assert {k: v for k, v in recorded.items() if k not in untimed} == {
+        k: v for k, v in swept_row.items() if k not in untimed
+    }

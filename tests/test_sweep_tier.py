@@ -16,8 +16,8 @@ from checkout import ROOT, copy_workflow
 from clips import make_clip
 from workflow_runs import snakemake, vmaf_predictor
 
-from vmaf_predictor.build.s0_sweep import TIMING_KEYS
 from vmaf_predictor.runtime.features import FEATURE_NAMES
+from vmaf_predictor.runtime.rows import TIMING_KEYS
 
 pytestmark = pytest.mark.sweep
 

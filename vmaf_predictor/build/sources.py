@@ -18,13 +18,12 @@ single arguments.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmaf_predictor.names import clip_name
+
 SUFFIXES = (".y4m", ".mkv", ".mp4", ".mov", ".webm")
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class SourcesError(ValueError):
@@ -35,13 +34,6 @@ class SourcesError(ValueError):
 class Source:
     name: str
     path: str  # as found: relative when ``sources`` is
-
-
-def clip_name(relative: Path) -> str:
-    """``shots/a b.mp4`` -> ``shots__a_b``."""
-    parts = [_UNSAFE.sub("_", part) for part in relative.with_suffix("").parts]
-    name = "__".join(parts)
-    return name if re.fullmatch(NAME_PATTERN, name) else f"clip_{name}"
 
 
 def list_sources(spec: str | Path, schema_path: str | Path) -> list[Source]:

@@ -7,13 +7,18 @@ the features of a clip.
         --width 1920 --height 1080 --fps 24 [--json]
     python -m vmaf_predictor features CLIP --codec libx264 [--json]
     python -m vmaf_predictor pick-crf --source CLIP --codec libx264 --target 93 \\
-        [--verify] [--json]
+        [--verify [--tolerance 1] [--max-encodes 4] [--strategy crf-search] \\
+        [--output FILE] [--record CORPUS.jsonl]] [--json]
 
 With a clip (``features``, ``--source``), the features are measured exactly
 as the sweep measures them (one probe encode, one analysis pass; FFmpeg and
-settings from config.yaml, or ``--config FILE``); ``--verify`` then encodes
-the clip at the chosen value with the sweep's production settings and scores
-it with libvmaf.
+settings from config.yaml, or ``--config FILE``). ``--verify`` searches:
+it encodes at the pick with the sweep's production settings, scores it with
+libvmaf and corrects, until a measurement lands in [target, target +
+tolerance], two neighbouring values bracket the target, or --max-encodes
+encodes are scored; the answer is the highest measured value meeting the
+target (exit status 1 when none does). ``--strategy crf-search`` runs
+ab-av1's rule instead, with no model.
     python -m vmaf_predictor evaluate CORPUS [--models DIR] [--json] \\
         [--predictions FILE]
 
@@ -32,7 +37,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
-from vmaf_predictor.runtime import inputs
+from vmaf_predictor.runtime import inputs, search
 from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.predictor import (
     MODEL_DIR,
@@ -55,7 +60,14 @@ FLAGS = {
     "duration_s": "--duration",
     "models": "--models",
     "corpus": "CORPUS",
+    "strategy": "--strategy",
+    "tolerance": "--tolerance",
+    "max_encodes": "--max-encodes",
+    "output": "--output",
+    "record": "--record",
 }
+INTERRUPTED = 130  # as a shell reports SIGINT
+NOT_MET = 1  # the search measured no value meeting the target
 USAGE_ERROR = 2
 
 
@@ -109,7 +121,37 @@ def parser() -> argparse.ArgumentParser:
     pick.add_argument(
         "--verify",
         action="store_true",
-        help="with --source: encode at the chosen value and score it (libvmaf)",
+        help="with --source: search on encodes scored with libvmaf, from the pick",
+    )
+    pick.add_argument(
+        "--tolerance",
+        type=float,
+        default=search.DEFAULT_TOLERANCE,
+        help="VMAF points above the target a measurement may land "
+        f"(default {search.DEFAULT_TOLERANCE:g})",
+    )
+    pick.add_argument(
+        "--max-encodes",
+        type=int,
+        default=search.DEFAULT_MAX_ENCODES,
+        help=f"encodes the search may score (default {search.DEFAULT_MAX_ENCODES}; "
+        "1: predict, then verify)",
+    )
+    pick.add_argument(
+        "--strategy",
+        choices=search.STRATEGIES,
+        default="model",
+        help="model: start from the prediction (default); crf-search: ab-av1's "
+        "rule, no model",
+    )
+    pick.add_argument(
+        "--output", type=Path, metavar="FILE", help="keep the answer's encode here"
+    )
+    pick.add_argument(
+        "--record",
+        type=Path,
+        metavar="CORPUS",
+        help="append every scored step to this Phase A JSONL corpus",
     )
     features = commands.add_parser(
         "features", parents=[settings], help="the measured features of a clip"
@@ -160,6 +202,9 @@ def run(args: argparse.Namespace) -> dict:
             raise ValueError(f"give --source CLIP, or {', '.join(missing)}")
         if getattr(args, "verify", False):
             raise ValueError("--verify needs --source CLIP (a clip to encode)")
+        for flag in ("output", "record"):
+            if getattr(args, flag, None) is not None:
+                raise ValueError(f"{FLAGS[flag]} needs --source CLIP --verify")
         features = encode_features(
             args.bitrate, args.fps, args.width, args.height, args.duration
         )
@@ -172,8 +217,20 @@ def run(args: argparse.Namespace) -> dict:
     source = str(model) if model else "analytical curve"
     if args.source is not None and args.command == "pick-crf":
         pick = predictor.pick_crf_for_clip(
-            args.source, args.target, args.codec, verify=args.verify, config=args.config
+            args.source,
+            args.target,
+            args.codec,
+            verify=args.verify,
+            config=args.config,
+            strategy=args.strategy,
+            tolerance=args.tolerance,
+            max_encodes=args.max_encodes,
+            output=args.output,
+            record=args.record,
+            on_step=progress if sys.stderr.isatty() else None,
         )
+        if args.strategy == "crf-search":
+            source = "crf-search, no model"
         return {**pick.to_json(), "source": source}
     if args.source is not None:
         from vmaf_predictor.runtime.clip import measure_features, sweep_settings
@@ -210,6 +267,8 @@ def text(result: dict) -> str:
             f"{result['codec']} at crf {result['crf']:g}: predicted VMAF "
             f"{result['vmaf']:.2f} ({result['source']})"
         )
+    if "steps" in result:
+        return search_text(result)
     if not result["met"]:
         line = (
             f"{result['codec']}: no quality value reaches VMAF "
@@ -223,26 +282,59 @@ def text(result: dict) -> str:
             f"{result['predicted_vmaf']:.2f}, {result['model_calls']} model calls; "
             f"{result['source']})"
         )
-    verified = result.get("verify")
-    if verified is not None and verified["exit_status"] == 0:
-        line += (
-            f"\nverified: encoded at crf {result['crf']} "
-            f"({verified['bitrate_kbps']:g} kbit/s), measured VMAF "
-            f"{verified['measured_vmaf']:.2f} (predicted "
-            f"{result['predicted_vmaf']:.2f})"
-        )
-    elif verified is not None:
-        line += f"\nverify failed: {verified['error']}"
     return line
 
 
+def step_line(step: dict) -> str:
+    """One search step: value, predicted, measured, bitrate, seconds."""
+    predicted = step["predicted_vmaf"]
+    shown = "-" if predicted is None else f"{predicted:.2f}"
+    seconds = (step["encode_time_ms"] + step["score_time_ms"]) / 1000
+    return (
+        f"  crf {step['crf']:>3}  predicted {shown:>6}  measured "
+        f"{step['measured_vmaf']:6.2f}  {step['bitrate_kbps']:10.1f} kbit/s  "
+        f"{seconds:5.1f} s"
+    )
+
+
+def progress(step: search.Step) -> None:
+    print(step_line(asdict(step)), file=sys.stderr, flush=True)
+
+
+def search_text(result: dict) -> str:
+    """The answer line, then one line per step."""
+    encodes = f"{result['encodes']} encode{'s' if result['encodes'] != 1 else ''}"
+    if result["met"]:
+        line = (
+            f"{result['codec']}: crf {result['crf']} meets VMAF "
+            f"{result['target_vmaf']:g}: measured {result['measured_vmaf']:.2f} "
+            f"({encodes}, stopped: {result['stop']}; {result['source']})"
+        )
+    else:
+        line = (
+            f"{result['codec']}: no measured value meets VMAF "
+            f"{result['target_vmaf']:g} ({encodes}, stopped: {result['stop']}); "
+            f"the closest, crf {result['crf']}, measured "
+            f"{result['measured_vmaf']:.2f} ({result['source']})"
+        )
+    lines = [line, *map(step_line, result["steps"])]
+    if result.get("output"):
+        lines.append(f"kept: {result['output']} (crf {result['crf']})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Exit status 0 with the answer on stdout; 2 with one line on stderr
-    for a usage error (a value outside its domain, an unknown codec, a
-    missing or unusable model)."""
+    """Exit status 0 with the answer on stdout; 1 when a search measured no
+    value meeting the target (the closest on stdout); 2 with one line on
+    stderr for a usage error (a value outside its domain, an unknown codec,
+    a missing or unusable model, a clip FFmpeg cannot use); 130 on Ctrl-C
+    (the partial encode removed, nothing kept)."""
     args = parser().parse_args(argv)
     try:
         result = run(args)
+    except KeyboardInterrupt:
+        print("interrupted: nothing kept", file=sys.stderr)
+        return INTERRUPTED
     except InputError as error:
         flag = FLAGS.get(error.argument, error.argument)
         print(f"error: {error.message(flag)}", file=sys.stderr)
@@ -255,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     # Strict JSON: a NaN or infinity would be a bug, never printed as NaN.
     # Keys in the order the answer is built (features in contract order).
     print(json.dumps(result, allow_nan=False) if args.json else text(result))
-    return 0
+    return NOT_MET if "steps" in result and not result["met"] else 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ def encode_and_score(
     quality: float,
     settings: SweepSettings,
     expected_frames: int | None = None,
+    keep: Path | None = None,
 ) -> Scored:
     """Encode ``source`` at ``quality`` and score it. A failed step is a
     result (non-zero ``exit_status``), not an exception: one bad encode does
@@ -71,9 +73,12 @@ def encode_and_score(
     through FFmpeg 9 now and then writes no packet and exits 0 (libvmaf then
     finds an empty file). The encoders are bit-exact run to run, so a retry
     gives the bytes a first success would; after the last attempt it is a
-    failed result. An encoder's own refusal (non-zero exit) is not retried."""
+    failed result. An encoder's own refusal (non-zero exit) is not retried.
+
+    With ``keep`` (a path on the file system of the temporary directory),
+    the encode of a successful attempt is moved there (Matroska)."""
     for attempt in range(1, ff.ATTEMPTS + 1):
-        result = _encode_and_score_once(source, codec, quality, settings)
+        result = _encode_and_score_once(source, codec, quality, settings, keep)
         if result.error.startswith("encode failed"):
             break  # the encoder refused: the same every time
         if result.exit_status == 0 and result.frames and expected_frames is None:
@@ -93,7 +98,11 @@ def encode_and_score(
 
 
 def _encode_and_score_once(
-    source: str | Path, codec: str, quality: float, settings: SweepSettings
+    source: str | Path,
+    codec: str,
+    quality: float,
+    settings: SweepSettings,
+    keep: Path | None = None,
 ) -> Scored:
     ffmpeg = ff.locate(settings.ffmpeg)
     argv = encode_args(codec, quality, settings)
@@ -113,6 +122,8 @@ def _encode_and_score_once(
         if done.returncode != 0:
             return _failed(result, done, "libvmaf score")
         report = json.loads(scores.read_text(encoding="utf-8"))
+        if keep is not None:
+            shutil.move(encoded, keep)
     result.vmaf_frames = [f["metrics"]["vmaf"] for f in report["frames"]]
     result.frames = len(result.vmaf_frames)
     if result.frames:

@@ -7,12 +7,13 @@ features = encode_features(bitrate_kbps=3000, fps=24, width=1920, height=1080)
 predictor.predict_vmaf(features, crf=30, codec="libx264")
 predictor.pick_crf(features, target_vmaf=93, codec="libx264")
 predictor.pick_crf_for_clip("shot.mkv", target_vmaf=93, codec="libx264", verify=True)
+# verify=True searches on measured encodes: .crf, .measured_vmaf, .met, .search
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,10 +32,12 @@ from vmaf_predictor.runtime.features import (
     OUTPUT_NAME,
 )
 from vmaf_predictor.runtime.inputs import InputError
+from vmaf_predictor.runtime.search import DEFAULT_MAX_ENCODES, DEFAULT_TOLERANCE
 from vmaf_predictor.runtime.session import open_session, predict
 
 if TYPE_CHECKING:
     from vmaf_predictor.runtime.clip import ClipPick
+    from vmaf_predictor.runtime.search import Step
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / names.MODEL_DIR
@@ -220,6 +223,13 @@ class Predictor:
                 bad = middle
         return CrfChoice(good, best_vmaf, target_vmaf, True, calls)
 
+    def curve(self, features: Mapping[str, float], codec: str) -> list[float]:
+        """Predicted VMAF at every integer quality value of the codec's range,
+        lowest first (one model call)."""
+        entry = lookup_codec(codec)
+        low, high = int(entry.quality_min), int(entry.quality_max)
+        return self._predict(features, list(range(low, high + 1)), entry)
+
     def pick_crf_for_clip(
         self,
         clip: str | Path,
@@ -228,19 +238,45 @@ class Predictor:
         *,
         verify: bool = False,
         config: str | Path | None = None,
+        strategy: str = "model",
+        tolerance: float = DEFAULT_TOLERANCE,
+        max_encodes: int = DEFAULT_MAX_ENCODES,
+        output: str | Path | None = None,
+        record: str | Path | None = None,
+        on_step: Callable[[Step], None] | None = None,
     ) -> ClipPick:
         """:meth:`pick_crf` for a clip: its features measured as the sweep
         measures them (one probe encode, one analysis pass; the sweep's
-        settings from ``config``, default the checkout's config.yaml). With
-        ``verify``, the clip is then encoded at the chosen value with the
-        sweep's production settings and scored with libvmaf
-        (``.measured_vmaf``). See :mod:`vmaf_predictor.runtime.clip`."""
+        settings from ``config``, default the checkout's config.yaml).
+
+        With ``verify``, the search: encode at the pick with the sweep's
+        production settings, score with libvmaf, and correct, until a
+        measurement lands in ``[target, target + tolerance]``, two
+        neighbouring values bracket the target, or ``max_encodes`` encodes
+        are scored (1: predict, then verify). The answer (``.crf``,
+        ``.measured_vmaf``, ``.met``) is the highest measured value meeting
+        the target. ``strategy="crf-search"``: the same loop with ab-av1's
+        rule and no model. ``output`` keeps the answer's encode; ``record``
+        appends each scored step to a corpus as a sweep row. See
+        :mod:`vmaf_predictor.runtime.clip` and :mod:`.search`."""
         from vmaf_predictor.runtime import clip as clips
 
         lookup_codec(codec)
+        inputs.in_range("target_vmaf", target_vmaf, *TARGET_RANGE, "the VMAF scale")
         settings = clips.sweep_settings(config)
         return clips.pick_crf_for_clip(
-            self, clip, target_vmaf, codec, verify_choice=verify, settings=settings
+            self,
+            clip,
+            target_vmaf,
+            codec,
+            verify_choice=verify,
+            settings=settings,
+            strategy=strategy,
+            tolerance=tolerance,
+            max_encodes=max_encodes,
+            output=output,
+            record=record,
+            on_step=on_step,
         )
 
     def _predict(

@@ -3,12 +3,19 @@ fed and read exactly as the consumer does (float32 rows in, ``vmaf`` out)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vmaf_predictor.runtime.features import INPUT_NAME, OUTPUT_NAME
+
+# onnxruntime 1.32's POSIX telemetry writes a session-id file (``.ses``) into
+# the temporary directory and tries to upload events; this project runs
+# offline and leaves nothing behind. Read once, when onnxruntime initialises;
+# a caller who sets the variable keeps its value.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def open_session(model: bytes | str | Path) -> Any:
