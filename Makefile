@@ -14,7 +14,7 @@ READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify report demo test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep lock clean
+.PHONY: help all_stubs verify report demo test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -87,6 +87,11 @@ bench: $(READY)  ## print build timings: workflow vs one process, no-op rerun, v
 
 bench-sweep: $(READY)  ## sweep throughput: snakemake sweep vs the same encodes by hand
 	$(BIN)/python tools/sweep_benchmark.py --cores $(DEMO_CORES)
+
+# Held-out clips and models from make demo (run it first); --clips, --models
+# and --codecs choose others: $(BIN)/python tools/bench_pick.py --help.
+bench-pick: $(READY)  ## the CRF for a target: one-probe, model search, analytical search, crf-search
+	$(BIN)/python tools/bench_pick.py --cores $(DEMO_CORES) $(BENCH_PICK_ARGS)
 
 lock: $(READY)  ## re-pin envs/requirements.txt from envs/requirements.in
 	$(BIN)/pip install --quiet pip-tools

@@ -131,21 +131,20 @@ def one_clip(clip: Path, codec: str, models: Path, targets: list[float]) -> list
             target, search.DEFAULT_TOLERANCE, low, high, search.DEFAULT_MAX_ENCODES,
             entry.b,
         )  # fmt: skip
-        answers: dict[str, tuple[int, int, float]] = {}
+        answers: dict[str, tuple[int, list[int], float]] = {}
         pick = predictors["model search"].pick_crf(features, target, codec).crf
-        step = truth(pick)
-        answers["one-probe"] = (pick, 0, probe_s)
+        answers["one-probe"] = (pick, [], probe_s)
         for kind, predictor in predictors.items():
             first = predictor.pick_crf(features, target, codec).crf
             found = search.run_search(problem, truth, first, curves[kind])
-            answers[kind] = (found.crf, found.encodes, probe_s + _seconds(found))
+            answers[kind] = (found.crf, _values(found), probe_s + _seconds(found))
         unlimited = search.Problem(
             target, search.DEFAULT_TOLERANCE, low, high, high - low + 1, entry.b
         )
         found = search.run_search(unlimited, truth, search.crf_search_first(unlimited))
-        answers["crf-search"] = (found.crf, found.encodes, _seconds(found))
+        answers["crf-search"] = (found.crf, _values(found), _seconds(found))
         best = truth.best(target, low, high, [q for q, _, _ in answers.values()])
-        for kind, (q, encodes, seconds) in answers.items():
+        for kind, (q, values, seconds) in answers.items():
             step = truth(q)
             cases.append(
                 {
@@ -158,11 +157,16 @@ def one_clip(clip: Path, codec: str, models: Path, targets: list[float]) -> list
                     "bitrate_kbps": step.bitrate_kbps,
                     "best_crf": best,
                     "best_kbps": truth(best).bitrate_kbps if best is not None else None,
-                    "encodes": encodes,
+                    "encodes": len(values),
+                    "steps": values,
                     "seconds": round(seconds, 3),
                 }
             )
     return cases
+
+
+def _values(found: search.Found) -> list[int]:
+    return [s.crf for s in found.steps]
 
 
 def _seconds(found: search.Found) -> float:
@@ -182,8 +186,11 @@ def summary(cases: list[dict]) -> list[dict]:
             {
                 "strategy": kind,
                 "answers": len(chosen),
-                "met": sum(c["measured_vmaf"] >= c["target"] for c in chosen),
-                "near": sum(c["measured_vmaf"] >= c["target"] - NEAR for c in chosen),
+                "reachable": len(reachable),
+                "met": sum(c["measured_vmaf"] >= c["target"] for c in reachable),
+                "near": sum(
+                    c["measured_vmaf"] >= c["target"] - NEAR for c in reachable
+                ),
                 "bitrate_geomean": math.exp(statistics.fmean(map(math.log, ratios))),
                 "bitrate_worst": max(ratios),
                 "bitrate_best": min(ratios),
@@ -197,15 +204,16 @@ def summary(cases: list[dict]) -> list[dict]:
 
 def table(lines: list[dict]) -> str:
     out = [
-        "| strategy | answers | meet T | >= T-0.5 | bitrate / best (geo mean) "
+        "| strategy | answers (reachable) | meet T | >= T-0.5 "
+        "| bitrate / best (geo mean) "
         "| worst | lowest | encodes (mean) | worst | wall s per answer (median) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in lines:
         out.append(
-            f"| {s['strategy']} | {s['answers']} "
-            f"| {100 * s['met'] / s['answers']:.0f}% "
-            f"| {100 * s['near'] / s['answers']:.0f}% | {s['bitrate_geomean']:.3f} "
+            f"| {s['strategy']} | {s['answers']} ({s['reachable']}) "
+            f"| {100 * s['met'] / s['reachable']:.0f}% "
+            f"| {100 * s['near'] / s['reachable']:.0f}% | {s['bitrate_geomean']:.3f} "
             f"| {s['bitrate_worst']:.2f} | {s['bitrate_best']:.2f} "
             f"| {s['encodes_mean']:.2f} | {s['encodes_worst']} "
             f"| {s['seconds_median']:.2f} |"

@@ -54,8 +54,11 @@ DEFAULT_TOLERANCE = 1.0  # VMAF points above the target a measurement may land
 DEFAULT_MAX_ENCODES = 4
 # The slope used to extrapolate, as multiples of the codec's prior slope.
 SLOPE_CLAMP = (0.5, 3.0)
-# VMAF is clamped into this before the logit (a measured 100.0 is finite).
-_LOGIT_BOUNDS = (0.05, 99.95)
+# VMAF is clamped into this before the logit. Near 100 VMAF saturates
+# harder than a logistic curve (a plateau at 99.9), so a measurement there
+# counts as 99.5: without the cap, a plateau point made the interpolation aim
+# 1-2 values too high (libsvtav1 on a held-out clip: 4 encodes, no answer).
+_LOGIT_BOUNDS = (1.0, 99.5)
 # Why a search stopped.
 IN_WINDOW = "in window"
 BRACKET = "neighbours bracket the target"
