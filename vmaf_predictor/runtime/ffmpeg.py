@@ -208,11 +208,20 @@ def _input(path: str | Path) -> list[str]:
     return ["-max_pixels", str(MAX_PIXELS), "-i", str(path)]
 
 
+def _is_mp4(path: str | Path) -> bool:
+    """The file starts as an MP4 does (an ``ftyp`` box)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8)[4:] == b"ftyp"
+    except OSError:
+        return False
+
+
 def open_clip(ffmpeg: str, path: str | Path) -> Stream:
     """Decode the first frame of ``path``'s first video stream.
 
     :class:`ClipError` naming the file and the reason for what cannot be
-    measured: a file FFmpeg cannot open (its first error; an MP4 without its
+    measured: a file FFmpeg cannot open (its reason; an MP4 without its
     index is called truncated), one without a video stream (audio only,
     cover art only), a still image (FFmpeg's image demuxers invent 25 fps),
     a frame over :data:`MAX_PIXELS` or :data:`MAX_SIDE` (the size the header
@@ -245,13 +254,14 @@ def open_clip(ffmpeg: str, path: str | Path) -> Stream:
             f"{path}: a still image ({demuxer}), not a video: it has no frame "
             "rate (FFmpeg would call it 25 fps)"
         )
-    reason = errors[0] if errors else done.reason
-    if done.returncode != 0 and "moov atom not found" in reason:
+    no_index = any("moov atom not found" in error for error in errors)
+    if done.returncode != 0 and no_index and _is_mp4(path):
         raise ClipError(
             f"{path}: truncated or never finished: its MP4 index (the moov atom) "
             "is missing"
         )
-    if done.returncode != 0:
+    if done.returncode != 0:  # FFmpeg's last error sums it up
+        reason = errors[-1] if errors else done.reason
         raise ClipError(
             f"{path}: FFmpeg cannot open it as video (exit {done.returncode}): {reason}"
         )
@@ -294,9 +304,8 @@ class Decoded:
         constant; for a variable-frame-rate clip the mean over its frame
         intervals, (frames - 1) / (last - first timestamp): the rate that
         makes frames / rate its duration, which the bitrates divide by."""
-        if self.constant_rate(stated):
+        if self.timestamps is None or self.constant_rate(stated):
             return stated
-        assert self.timestamps is not None
         span = self.timestamps[-1] - self.timestamps[0]
         return Fraction(self.frames - 1) / span if span > 0 else stated
 
