@@ -7,7 +7,9 @@ A clip is one shot. Three measurements, each one FFmpeg pass (plus the
 frame count):
 
 - :func:`clip_facts`: width, height, pixel format and exact frame rate of the
-  first video stream (one decoded frame), and its frame count (a full decode);
+  first video stream (one decoded frame), and its frame count (a full decode,
+  whose timestamps give a variable-frame-rate clip its mean rate); a clip
+  that cannot be measured is refused here, before any encode;
 - :func:`analyse`: signalstats over the analysis window;
 - :func:`probe`: the codec's probe encode of the analysis window (config
   ``sweep.probe``: a fast preset at a fixed quality value, threads pinned,
