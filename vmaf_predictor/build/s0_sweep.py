@@ -1,9 +1,9 @@
 """Stage 0 (with ``--config sources=...``): the encode + libvmaf sweep, but
 for the ladder's encodes (:mod:`s0_encode`).
 
-- ``sweep_check`` (a checkpoint, one job): every clip must open as video in
-  FFmpeg, or the run stops here, before any encode, naming each file and
-  FFmpeg's reason;
+- ``sweep_check`` (a checkpoint, one job): every clip must decode as video
+  in FFmpeg, whole and undamaged (:func:`measure.clip_facts`), or the run
+  stops here, before any encode, naming each file and the reason;
 - ``sweep_clip`` (per clip): stream facts, frame count, sha256 and the
   signalstats of the analysis window;
 - ``sweep_probe`` (per clip and codec): the codec's probe encode;
@@ -64,25 +64,19 @@ def _read_json(path: str | Path) -> Any:
 
 
 def run_check(input: Any, output: Any, params: Any, codec: None = None) -> str:
-    """Open every clip (one decoded frame each); stop naming every clip that
-    FFmpeg cannot open, with FFmpeg's reason."""
+    """Check every clip as the runtime does (:func:`measure.clip_facts`: the
+    first frame, then a full decode); stop naming every clip that cannot be
+    swept, with the reason (not a video, a still image, frames over the size
+    limit, truncated or damaged)."""
     ffmpeg = ff.locate(params.sweep.get("ffmpeg"))
     clips, problems = [], []
     for name, path in params.sources:
         try:
-            stream = ff.open_clip(ffmpeg, path)
+            clip = measure.clip_facts(ffmpeg, path)
         except ff.ClipError as error:
             problems.append(str(error))
             continue
-        clips.append(
-            {
-                "name": name,
-                "width": stream.width,
-                "height": stream.height,
-                "pix_fmt": stream.pix_fmt,
-                "fps": str(stream.fps),
-            }
-        )
+        clips.append({"name": name, **measure.to_json(clip)})
     if problems:
         raise ff.ClipError(
             f"{len(problems)} of {len(params.sources)} clips cannot be swept; "
@@ -90,7 +84,7 @@ def run_check(input: Any, output: Any, params: Any, codec: None = None) -> str:
         )
     manifest = {"ffmpeg_version": ff.ffmpeg_version(ffmpeg), "clips": clips}
     _write_json(output.manifest, manifest)
-    return f"{len(clips)} clips open as video in FFmpeg {manifest['ffmpeg_version']}"
+    return f"{len(clips)} clips decode as video in FFmpeg {manifest['ffmpeg_version']}"
 
 
 # sweep_clip --------------------------------------------------------------------

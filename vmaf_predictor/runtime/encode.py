@@ -109,7 +109,8 @@ def _encode_and_score_once(
     result = Scored(args=argv)
     with tempfile.TemporaryDirectory(prefix="vmaf-encode-") as tmp:
         encoded, scores = Path(tmp) / "encode.mkv", Path(tmp) / "vmaf.json"
-        args = [*ff.base(ffmpeg), "-y", "-i", str(source), "-map", "0:v:0", *argv]
+        args = [*ff.base(ffmpeg), "-y", "-i", str(source), "-map", ff.VIDEO_STREAM]
+        args += argv
         done = ff.run([*args, *ff.BITEXACT, str(encoded)])
         result.encode_time_ms = round(done.wall_s * 1000)
         result.encoder_version = ff.encoder_version(codec, done.stderr)

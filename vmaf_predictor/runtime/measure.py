@@ -7,7 +7,9 @@ A clip is one shot. Three measurements, each one FFmpeg pass (plus the
 frame count):
 
 - :func:`clip_facts`: width, height, pixel format and exact frame rate of the
-  first video stream (one decoded frame), and its frame count (a full decode);
+  first video stream (one decoded frame), and its frame count (a full decode,
+  whose timestamps give a variable-frame-rate clip its mean rate); a clip
+  that cannot be measured is refused here, before any encode;
 - :func:`analyse`: signalstats over the analysis window;
 - :func:`probe`: the codec's probe encode of the analysis window (config
   ``sweep.probe``: a fast preset at a fixed quality value, threads pinned,
@@ -128,20 +130,30 @@ def probe_from_json(data: Mapping[str, Any]) -> Probe:
 
 
 def clip_facts(ffmpeg: str, path: str | Path) -> Clip:
-    """Stream facts and frame count (:class:`ffmpeg.ClipError` when the file
-    is not a video FFmpeg can decode)."""
+    """Stream facts and frame count, from the first decoded frame and a full
+    decode; :class:`ffmpeg.ClipError` naming the file and the reason for a
+    clip this project refuses (:func:`ffmpeg.open_clip`, :func:`ffmpeg.decode`:
+    not a video, a still image, frames over the size limit, truncated or
+    damaged). One frame is a clip: every feature is defined for it (its
+    probe's P and B frame means are 0.0, as for a codec without B frames, and
+    its frame_diff_mean is 0.0) and VMAF scores it.
+
+    ``fps`` is the stream's exact rate, or for a variable-frame-rate clip the
+    mean rate of its frames (:meth:`ffmpeg.Decoded.frame_rate`), so that
+    frames / fps is its duration, which the bitrates divide by.
+    """
     stream = ff.open_clip(ffmpeg, path)
-    frames = ff.count_frames(ffmpeg, path)
-    if frames < 1:
+    decoded = ff.decode(ffmpeg, path)
+    if decoded.frames < 1:
         raise ff.ClipError(f"{path}: FFmpeg decoded no video frame from it")
-    fps = stream.fps
+    fps = decoded.frame_rate(stream.fps)
     return Clip(
         stream.width,
         stream.height,
         stream.pix_fmt,
         fps.numerator,
         fps.denominator,
-        frames,
+        decoded.frames,
     )
 
 
@@ -154,7 +166,8 @@ def analyse(ffmpeg: str, path: str | Path, window: int) -> Analysis:
             f"trim=end_frame={window},signalstats,"
             f"metadata=mode=print:file={ff.escape_filter_value(str(stats))}"
         )
-        args = [*ff.base(ffmpeg), "-i", str(path), "-map", "0:v:0", "-vf", graph]
+        args = [*ff.base(ffmpeg), "-i", str(path), "-map", ff.VIDEO_STREAM]
+        args += ["-vf", graph]
         ff.run([*args, "-f", "null", "-"]).check(f"signalstats of {path}")
         frames = _signalstats(stats.read_text(encoding="utf-8"))
     if len(frames) != window:
@@ -231,7 +244,7 @@ def _probe_once(
 ) -> tuple[ff.Run, tuple[int, ...], str]:
     with tempfile.TemporaryDirectory(prefix="vmaf-probe-") as tmp:
         out, vstats, posts = (Path(tmp) / n for n in ("probe.mkv", "vstats", "post"))
-        args = [*ff.base(ffmpeg), "-y", "-i", str(path), "-map", "0:v:0"]
+        args = [*ff.base(ffmpeg), "-y", "-i", str(path), "-map", ff.VIDEO_STREAM]
         args += ["-frames:v", str(window), *argv]
         args += ["-vstats_file", str(vstats), "-stats_enc_post", str(posts)]
         args += ["-stats_enc_post_fmt", "{n} {pts} {key} {size}", *ff.BITEXACT]
