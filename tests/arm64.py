@@ -244,26 +244,6 @@ def read_lock(lock: Path = LOCK) -> list[Pin]:
 # --- the environment ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Environment:
-    sysroot: Path
-    site: Path
-    root: Path
-
-    def interpreter(self, cpu: str) -> Interpreter:
-        """Python under ``qemu-aarch64 -cpu <cpu>``, with the ARM files of that CPU."""
-        sysroot = cpu_sysroot(self, cpu)
-        return Interpreter(
-            argv=(QEMU, "-cpu", cpu, "-L", str(sysroot), str(sysroot / PYTHON)),
-            env={
-                "PYTHONPATH": os.pathsep.join([str(self.site), str(ROOT)]),
-                "PYTHONNOUSERSITE": "1",
-                # The verified site directory stays as installed.
-                "PYTHONDONTWRITEBYTECODE": "1",
-            },
-        )
-
-
 def _apt(cache: Path) -> list[str]:
     """apt-get with a private state directory and only the arm64 architecture:
     the machine's package lists, dpkg database and architectures stay as
@@ -376,8 +356,10 @@ def _site_intact(site: Path, lock_digest: str) -> bool:
         for line in record.read_text().splitlines():
             path, _, rest = line.partition(",")
             algorithm, _, encoded = rest.partition(",")[0].partition("=")
-            if algorithm != "sha256":
-                continue  # RECORD itself and the compiled .pyc files carry no hash
+            if algorithm != "sha256" or path.startswith("../"):
+                # RECORD itself and the .pyc files carry no hash; scripts
+                # (../../bin) lie outside the site and the build runs none.
+                continue
             expected = base64.urlsafe_b64decode(
                 encoded + "=" * (-len(encoded) % 4)
             ).hex()
@@ -412,13 +394,25 @@ def prepare_site(cache: Path) -> Path:
     return site
 
 
-def prepare(cache: Path | None = None) -> Environment:
-    """The whole environment (each part re-used when present and intact)."""
+def prepare(cpu: str, cache: Path | None = None) -> Interpreter:
+    """Python under ``qemu-aarch64 -cpu <cpu>`` with the locked packages: the
+    whole environment, each part re-used when present and intact (the CPU
+    model is checked first, before the long hash checks)."""
     cache = cache or cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     if shutil.which(QEMU) is None:
         raise SetupError(f"{QEMU} is missing: run `make qemu-user` (needs root)")
-    return Environment(prepare_sysroot(cache), prepare_site(cache), cache)
+    sysroot = cpu_sysroot(prepare_sysroot(cache), cache, cpu)
+    site = prepare_site(cache)
+    return Interpreter(
+        argv=(QEMU, "-cpu", cpu, "-L", str(sysroot), str(sysroot / PYTHON)),
+        env={
+            "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
+            "PYTHONNOUSERSITE": "1",
+            # The verified site directory stays as installed.
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+    )
 
 
 # --- one CPU model ------------------------------------------------------------
@@ -449,53 +443,42 @@ def cpu_files(midr: int, hwcap: int, hwcap2: int, cpus: int) -> dict[str, str]:
     return files
 
 
-def cpu_sysroot(env: Environment, cpu: str) -> Path:
-    """A copy of the sysroot (hard links) with the ARM CPU files of ``cpu``,
+def cpu_sysroot(sysroot: Path, cache: Path, cpu: str) -> Path:
+    """A copy of ``sysroot`` (hard links) with the ARM CPU files of ``cpu``,
     read from the emulated CPU itself. Fails with one line for a CPU model
     qemu-aarch64 does not know."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.,=+-]*", cpu):
         raise SetupError(f"ARM_CPU={cpu!r}: not a qemu CPU model name")
     probe = subprocess.run(
-        [
-            QEMU,
-            "-cpu",
-            cpu,
-            "-L",
-            str(env.sysroot),
-            str(env.sysroot / PYTHON),
-            "-c",
-            CPU_PROBE,
-        ],
+        [QEMU, "-cpu", cpu, "-L", str(sysroot), str(sysroot / PYTHON), "-c", CPU_PROBE],
         capture_output=True,
         text=True,
         env={"PATH": os.environ.get("PATH", ""), "PYTHONNOUSERSITE": "1"},
     )
     if probe.returncode != 0:
-        known = subprocess.run(
+        help_text = subprocess.run(
             [QEMU, "-cpu", "help"], capture_output=True, text=True
-        ).stdout
-        names = " ".join(line.strip() for line in known.splitlines()[1:])
+        )
+        names = " ".join(line.strip() for line in help_text.stdout.splitlines()[1:])
         reason = (probe.stderr.strip().splitlines() or ["no output"])[-1]
         raise SetupError(f"ARM_CPU={cpu}: {reason} (qemu-aarch64 knows: {names})")
     midr, hwcap, hwcap2 = (int(x) for x in probe.stdout.split())
-    target = env.root / "cpu" / re.sub(r"[^A-Za-z0-9_.-]", "_", cpu)
-    staging = Path(tempfile.mkdtemp(prefix=".cpu-", dir=env.root))
-    shutil.copytree(
-        env.sysroot, staging, symlinks=True, copy_function=os.link, dirs_exist_ok=True
-    )
-    for relative, text in cpu_files(midr, hwcap, hwcap2, os.cpu_count() or 1).items():
-        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-        (staging / relative).write_text(text)
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(exist_ok=True)
-    os.replace(staging, target)
+    target = cache / "cpu" / re.sub(r"[^A-Za-z0-9_.-]", "_", cpu)
+    staging = Path(tempfile.mkdtemp(prefix=".cpu-", dir=cache))
+    try:
+        shutil.copytree(
+            sysroot, staging, symlinks=True, copy_function=os.link, dirs_exist_ok=True
+        )
+        cpus = os.cpu_count() or 1
+        for relative, text in cpu_files(midr, hwcap, hwcap2, cpus).items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_text(text)
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def download_size(lock: Path = LOCK) -> int:
-    """Bytes of the lock's wheels (what a first run downloads, with the ~11 MB
-    of Debian packages)."""
-    return sum(p.size for p in read_lock(lock))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -510,9 +493,7 @@ def main(argv: list[str] | None = None) -> None:
             lock = write_lock(cache_dir() / "wheels")
             print(f"wrote {lock.relative_to(ROOT)}: {len(read_lock())} wheels")
         else:
-            env = prepare()
-            interpreter = env.interpreter(args.cpu)
-            print(" ".join(interpreter.argv))
+            print(" ".join(prepare(args.cpu).argv))
     except SetupError as error:
         sys.exit(f"arm64: {error}")
 

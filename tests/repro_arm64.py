@@ -64,8 +64,7 @@ def compare(
 
 
 def run(cpu: str, stubs: list[str], scratch: Path) -> tuple[list[str], list[str]]:
-    env = arm64.prepare()
-    interpreter = env.interpreter(cpu)
+    interpreter = arm64.prepare(cpu)
     emulated = repro.Condition(f"qemu-aarch64 -cpu {cpu}", interpreter=interpreter)
     native = repro.Condition("native")
     real_config = repro.real_corpus_config(scratch)
