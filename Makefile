@@ -13,7 +13,8 @@ SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
-# test-arm64: any CPU model of `qemu-aarch64 -cpu help`, and the stub codecs.
+# test-arm64: any CPU model of `qemu-aarch64 -cpu help`, with properties if need
+# be (max,sve-default-vector-length=32: ATen's SVE256 kernels); the stub codecs.
 ARM_CPU ?= neoverse-n1
 ARM_STUBS ?= libx264 av1_qsv
 
@@ -45,7 +46,7 @@ test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threa
 
 # The environment (2.8 GB of wheels, 11 MB of Debian packages) is cached in
 # ~/.cache/vmaf-predictor/arm64 ($$XDG_CACHE_HOME) and re-used.
-test-arm64: $(READY) qemu-user  ## the build under qemu-aarch64 -cpu $(ARM_CPU) gives the x86-64 bytes; ~6 min
+test-arm64: $(READY) qemu-user  ## builds under qemu-aarch64 (ARM_CPU=neoverse-n1) give the x86-64 bytes; ~7 min
 	$(BIN)/python tests/repro_arm64.py --cpu "$(ARM_CPU)" --stubs "$(ARM_STUBS)"
 
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min

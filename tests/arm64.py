@@ -89,7 +89,9 @@ HWCAP_NAMES = (
 HWCAP2_NAMES = (
     "dcpodp", "sve2", "sveaes", "svepmull", "svebitperm", "svesha3", "svesm4",
     "flagm2", "frint", "svei8mm", "svef32mm", "svef64mm", "svebf16", "i8mm",
-    "bf16", "dgh", "rng", "bti", "mte", "ecv", "afp", "rpres", "mte3",
+    "bf16", "dgh", "rng", "bti", "mte", "ecv", "afp", "rpres", "mte3", "sme",
+    "smei16i64", "smef64f64", "smei8i32", "smef16f32", "smeb16f32", "smef32f32",
+    "smefa64", "wfxt",
 )  # fmt: skip
 # Run on the emulated CPU: its MIDR_EL1 (the mrs instruction, which Linux and
 # qemu-user let user space execute) and the HWCAP bits qemu gives it.
