@@ -98,9 +98,12 @@ def _environment(condition: Condition) -> dict[str, str]:
     if condition.interpreter is not None:
         # Nothing of this machine's Python (its venv, its packages) and no
         # x86 kernel name may reach the other architecture's Python.
+        # The condition's own variables (PYTHONHASHSEED=random) still apply.
         for key in [k for k in env if k.startswith("PYTHON") or k == "VIRTUAL_ENV"]:
-            del env[key]
-        env.pop("OPENBLAS_CORETYPE", None)
+            if key not in condition.env:
+                del env[key]
+        if "OPENBLAS_CORETYPE" not in condition.env:
+            env.pop("OPENBLAS_CORETYPE", None)
         env.update(condition.interpreter.env)
     return env
 

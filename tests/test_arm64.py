@@ -77,3 +77,13 @@ def test_a_cpu_name_that_is_no_qemu_model_name_fails_before_anything_runs(tmp_pa
     with pytest.raises(arm64.SetupError, match=r"ARM_CPU='a72; rm -rf x': not a qemu"):
         arm64.cpu_sysroot(tmp_path / "sysroot", tmp_path, "a72; rm -rf x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_other_python_gets_its_own_paths_and_the_condition_s_variables():
+    interpreter = repro.Interpreter(("python3.11",), {"PYTHONPATH": "/site"})
+    condition = repro.Condition(
+        "hash seed", {"PYTHONHASHSEED": "random"}, interpreter=interpreter
+    )
+    env = repro._environment(condition)
+    assert env["PYTHONPATH"] == "/site" and env["PYTHONHASHSEED"] == "random"
+    assert "VIRTUAL_ENV" not in env and "OPENBLAS_CORETYPE" not in env
