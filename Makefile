@@ -13,8 +13,12 @@ SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
+# test-arm64: any CPU model of `qemu-aarch64 -cpu help`, with properties if need
+# be (max,sve-default-vector-length=32: ATen's SVE256 kernels); the stub codecs.
+ARM_CPU ?= neoverse-n1
+ARM_STUBS ?= libx264 av1_qsv
 
-.PHONY: help all_stubs verify report demo test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
+.PHONY: help all_stubs verify report demo test test-repro test-arm64 test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -39,6 +43,11 @@ test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 
 test-repro: $(READY) qemu-user  ## full byte-stability matrix (CPU models, threads, env); ~15 min
 	$(BIN)/python tests/repro_matrix.py --cpu-models "$(CPU_MODELS)"
+
+# The environment (2.8 GB of wheels, 11 MB of Debian packages) is cached in
+# ~/.cache/vmaf-predictor/arm64 ($$XDG_CACHE_HOME) and re-used.
+test-arm64: $(READY) qemu-user  ## builds under qemu-aarch64 (ARM_CPU=neoverse-n1) give the x86-64 bytes; ~7 min
+	$(BIN)/python tests/repro_arm64.py --cpu "$(ARM_CPU)" --stubs "$(ARM_STUBS)"
 
 test-report: $(READY)  ## the HTML report in headless Chromium (installed when missing); ~1 min
 	$(BIN)/pytest -m browser tests/test_report_browser.py
@@ -93,11 +102,12 @@ bench-sweep: $(READY)  ## sweep throughput: snakemake sweep vs the same encodes 
 bench-pick: $(READY)  ## the CRF for a target: one-probe, model search, analytical search, crf-search
 	$(BIN)/python tools/bench_pick.py --cores $(DEMO_CORES) $(BENCH_PICK_ARGS)
 
-lock: $(READY)  ## re-pin envs/requirements.txt from envs/requirements.in
+lock: $(READY)  ## re-pin envs/requirements.txt, then the aarch64 lock at its versions
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links \
 	  -o envs/requirements.txt envs/requirements.in
+	$(BIN)/python tests/arm64.py lock
 
 $(READY): envs/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -147,3 +147,21 @@ def test_a_real_model_the_parametric_curve_beats_says_so_first(trained_x264, onn
     beaten = dict(figures, parametric={**figures["parametric"], "rmse": 10.0})
     model = dataclasses.replace(model, evaluation={**evaluation, "figures": beaten})
     assert "does not beat" not in _real_card(model, onnx_x264)
+
+
+def test_a_card_names_the_releases_not_how_their_wheels_were_built(monkeypatch):
+    """torch 2.13.0 is '2.13.0+cpu' from the CPU wheel index (the x86-64 lock)
+    and '2.13.0' from PyPI on aarch64: the same release, whose builds give
+    the same model bytes (make test-arm64), so the cards must agree too."""
+    import importlib.metadata
+
+    installed = {"numpy": "2.4.6", "onnx": "1.23.2", "torch": "2.13.0+cpu"}
+    monkeypatch.setattr(importlib.metadata, "version", installed.__getitem__)
+    on_x86_64 = card.built_with()
+    installed["torch"] = "2.13.0"
+    on_aarch64 = card.built_with()
+    assert (
+        on_x86_64
+        == on_aarch64
+        == {"numpy": "2.4.6", "onnx": "1.23.2", "torch": "2.13.0"}
+    )

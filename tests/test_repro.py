@@ -7,15 +7,12 @@ committed model/ files.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 
 import pytest
 import repro
-import yaml
 from test_curve_head import PINNED
-from workflow_runs import real_rows, write_corpus
 
 CODECS = ["libx264", "av1_qsv"]
 
@@ -53,27 +50,7 @@ def test_grouped_cross_validation_is_the_same_on_an_sse4_2_only_cpu(tmp_path):
     inner folds, the blended content-slope curve and the baselines' figures,
     natively and under Nehalem."""
 
-    # VMAF falls with CRF the faster, the more bits a source takes (the shape
-    # the sweep measures), so the blended curve is chosen.
-    def vmaf(k: int, crf: int) -> float:
-        return round(100 / (1 + math.exp((0.1 + 0.03 * k) * (crf - 30) - 3)), 4)
-
-    rows = [
-        {**row, "src": f"clip{k}.y4m", "bitrate_kbps": 600.0 * 1.7**k,
-         "vmaf_score": vmaf(k, row["crf"])}
-        for k in range(5)
-        for row in real_rows("libx264", range(18, 46, 4))
-    ]  # fmt: skip
-    config = yaml.safe_load((repro.ROOT / "config.yaml").read_text())
-    config["corpus"] = str(write_corpus(tmp_path / "real.jsonl", rows))
-    config["codecs"] = {"libx264": config["codecs"]["libx264"]}
-    config["train"]["epochs"] = 15
-    config["evaluation"] = {
-        "folds": 2, "seeds": 2, "early_stopping": True, "blend": True,
-        "curve": "content_slope", "selection_folds": 2,
-    }  # fmt: skip
-    settings = tmp_path / "config.yaml"
-    settings.write_text(yaml.safe_dump(config))
+    settings = repro.real_corpus_config(tmp_path)
     native = repro.build_in_process(
         repro.Condition("native"), tmp_path / "native", ["libx264"], settings
     )

@@ -52,10 +52,20 @@ FEATURE_SOURCES = {
 
 
 def built_with() -> dict[str, str]:
-    """Installed versions of the packages the bytes depend on."""
+    """Installed releases of the packages the bytes depend on.
+
+    A version's local label (after ``+``) is left out: it names how a wheel
+    was built, not the release whose code computes the bytes. torch 2.13.0
+    is ``2.13.0+cpu`` from the CPU wheel index (envs/requirements.txt) and
+    ``2.13.0`` from PyPI on aarch64 (its CUDA build), and both give the same
+    model files (`make test-arm64`), so the cards must be the same too.
+    """
     import importlib.metadata
 
-    return {name: importlib.metadata.version(name) for name in BUILT_WITH_PACKAGES}
+    return {
+        name: importlib.metadata.version(name).partition("+")[0]
+        for name in BUILT_WITH_PACKAGES
+    }
 
 
 def render(
