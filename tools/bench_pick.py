@@ -52,6 +52,10 @@ STRATEGIES = ("one-probe", "model search", "analytical search", "crf-search")
 TARGETS = (88.0, 93.0, 95.0)
 CLIP_SUFFIXES = (".y4m", ".mkv", ".mp4", ".mov", ".webm", ".avi", ".mpg")
 NEAR = 0.5  # an answer "within 0.5": measured >= target - NEAR
+# encode_and_score's own retries (libvvenc through FFmpeg 9 now and then
+# writes an empty file) can all fail on a loaded machine: a benchmark of
+# hundreds of encodes tries each value this many times over.
+RETRIES = 3
 
 
 class Truth:
@@ -63,10 +67,13 @@ class Truth:
 
     def __call__(self, q: int) -> search.Step:
         if q not in self.steps:
-            scored = encode.encode_and_score(
-                self.clip, self.codec, q, self.settings, self.facts.frames
-            )
-            if scored.exit_status != 0:
+            for _ in range(RETRIES):
+                scored = encode.encode_and_score(
+                    self.clip, self.codec, q, self.settings, self.facts.frames
+                )
+                if scored.exit_status == 0:
+                    break
+            else:
                 raise RuntimeError(f"{self.clip} {self.codec} {q}: {scored.error}")
             self.steps[q] = step_of(scored, q, self.facts, None)
         return self.steps[q]
