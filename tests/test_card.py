@@ -147,3 +147,45 @@ def test_a_real_model_the_parametric_curve_beats_says_so_first(trained_x264, onn
     beaten = dict(figures, parametric={**figures["parametric"], "rmse": 10.0})
     model = dataclasses.replace(model, evaluation={**evaluation, "figures": beaten})
     assert "does not beat" not in _real_card(model, onnx_x264)
+
+
+@pytest.fixture(scope="module")
+def selected_logistic(x264, settings):
+    """A real codec whose rows are a logistic curve: it ships the curve alone."""
+    from test_selection import CURVES, _table, logistic_rows
+
+    from vmaf_predictor.build import s3_train, s4_export
+
+    evaluation = s3_train.EvaluationSettings(
+        folds=3, seeds=1, early_stopping=True, blend=True, curves=CURVES,
+        selection_folds=2,
+    )  # fmt: skip
+    short = dataclasses.replace(settings, epochs=10)
+    model = s3_train.train("libx264", _table(*logistic_rows()), short, x264, evaluation)
+    return model, s4_export.build_model(model, 18).SerializeToString()
+
+
+def test_a_real_card_gives_every_candidates_inner_figure_and_the_choice(
+    selected_logistic,
+):
+    model, onnx_bytes = selected_logistic
+    section = _real_card(model, onnx_bytes).split("## Model selection", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    selection = model.evaluation["selection"]
+    assert "their 8 sources split into 5 grouped folds (seed 42), 2 of them" in section
+    for candidate in selection["candidates"]:
+        assert f"`{candidate['name']}`" in section
+        assert f"{candidate['rmse']:.3f}" in section
+    assert "| **`logistic`** (shipped) |" in section
+    assert "inside each of its 3 outer folds" in section
+    assert "`logistic` in 3" in section
+
+
+def test_a_card_of_a_curve_alone_describes_the_curve_not_a_network(
+    selected_logistic,
+):
+    model, onnx_bytes = selected_logistic
+    text = _real_card(model, onnx_bytes)
+    assert "| curve | the logistic baseline curve 100*sigmoid(a + b*crf'" in text
+    assert "| network |" not in text and "no network was trained" in text
+    assert "the curve is\nmonotone by construction" in text

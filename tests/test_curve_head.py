@@ -202,15 +202,14 @@ def test_early_stopping_blends_the_content_slope_curve(x264, settings):
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=15)
-    fitted = train.fit_early_stopped(
-        columns, targets, range(64), src, short, blend=True, curve_kind="content_slope"
+    fitted = train.fit_selected(
+        columns, targets, range(64), src, short, ("content_slope",), 2
     )
-    if fitted.blend is not None:
-        w, curve = fitted.blend
-        assert isinstance(curve, curve_head.ContentSlopeCurve)
-        network_only = dataclasses.replace(fitted, blend=None).predict(columns)
-        expected = train.blended(network_only, curve.predict_columns(columns), w)
-        assert fitted.predict(columns) == expected
+    w, curve = fitted.blend  # w 0.5 on these rows
+    assert isinstance(curve, curve_head.ContentSlopeCurve) and 0.0 < w < 1.0
+    network_only = dataclasses.replace(fitted, blend=None).predict(columns)
+    expected = train.blended(network_only, curve.predict_columns(columns), w)
+    assert fitted.predict(columns) == expected
 
 
 def test_the_stub_path_never_blends(trained_x264):
@@ -221,7 +220,7 @@ def test_selection_on_several_inner_folds_sums_their_errors(x264, settings):
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=8)
-    fitted = train.fit_early_stopped(
+    fitted = train.fit_selected(
         columns, targets, range(64), src, short, selection_folds=2
     )
     inner = ev.grouped_folds(src, ev.INNER_FOLDS, short.seed)
@@ -245,19 +244,14 @@ def test_the_settings_reach_the_selection(x264, settings):
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=6)
-    fitted = train.fit_early_stopped(
-        columns,
-        targets,
-        range(64),
-        src,
-        short,
-        blend=True,
-        curve_kind="content_slope",
-        selection_folds=3,
+    fitted = train.fit_selected(
+        columns, targets, range(64), src, short, ("content_slope",), 3
     )
-    if fitted.blend is not None:
-        assert isinstance(fitted.blend[1], curve_head.ContentSlopeCurve)
-    assert 1 <= len(fitted.loss_curve) <= 6
+    assert fitted.selection["folds"] == 3
+    assert {c["name"] for c in fitted.selection["candidates"]} == {
+        c.name for c in train.candidates(("content_slope",))
+    }
+    assert len(fitted.loss_curve) <= 6
 
 
 def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings):
@@ -273,7 +267,7 @@ def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings
         seeds=1,
         early_stopping=True,
         blend=True,
-        curve="content_slope",
+        curves=("content_slope",),
         selection_folds=2,
     )
     short = dataclasses.replace(settings, epochs=12)

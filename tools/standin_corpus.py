@@ -46,7 +46,9 @@ VALUES_PER_CODEC = 6
 SOURCES = {
     "testsrc2_slow": (f"testsrc2=s={SIZE}:r=25", 25, 40),
     "mandelbrot_deep": (
-        f"mandelbrot=s={SIZE}:r=25:start_scale=1:end_scale=0.02:end_pts=60", 25, 36
+        f"mandelbrot=s={SIZE}:r=25:start_scale=1:end_scale=0.02:end_pts=60",
+        25,
+        36,
     ),
     "perlin_soft": (
         f"perlin=s={SIZE}:r=25:random_mode=seed:seed=3:octaves=2:persistence=0.4"
@@ -68,10 +70,14 @@ SOURCES = {
         40,
     ),
     "bars_noise": (
-        f"smptebars=s={SIZE}:r=25,noise=alls=10:allf=t+u:all_seed=8", 25, 36
+        f"smptebars=s={SIZE}:r=25,noise=alls=10:allf=t+u:all_seed=8",
+        25,
+        36,
     ),
     "zoneplate_fast": (
-        f"zoneplate=s={SIZE}:r=25:ku=100:kv=100:kt=20:kx2=2:ky2=2:kt2=6", 25, 40
+        f"zoneplate=s={SIZE}:r=25:ku=100:kv=100:kt=20:kx2=2:ky2=2:kt2=6",
+        25,
+        40,
     ),
 }
 

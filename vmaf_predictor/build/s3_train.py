@@ -768,6 +768,7 @@ def train(
     settings: TrainSettings,
     entry: Codec | None = None,
     evaluation: EvaluationSettings | None = None,
+    cross_validated: bool = True,
 ) -> TrainedModel:
     """Train on one codec's table and say how well it predicts unseen rows.
 
@@ -775,7 +776,9 @@ def train(
     trained on its training part and scored on the held-out part (beside
     the baselines, when ``entry`` is given). With it (real corpora): grouped
     cross-validation by source (:func:`cross_validate`), then the model
-    trained on all rows.
+    trained on all rows. ``cross_validated=False`` (real corpora) leaves the
+    cross-validation out: the same model, no figures (a held-out-source
+    test that scores the model itself, tools/grouped_cv_table.py).
     """
     features = [
         to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
@@ -832,22 +835,28 @@ def train(
         if entry is None:
             raise ValueError("grouped evaluation needs the codec's registry entry")
         predictions = bare_predictions = []
-        scored = cross_validate(entry, features, targets, sources, settings, evaluation)
-        scored["epochs"] = len(fitted.loss_curve)
-        if fitted.selection:
-            scored["selection"] = fitted.selection
-        learner = scored["figures"][ev.LEARNER]
-        figures = {
-            key: learner[key]
-            for key in (
-                "plcc",
-                "srocc",
-                "rmse",
-                "rmse_unmeasured",
-                "max_abs_error",
-                "mean_signed_error",
+        figures = {}
+        result: dict[str, Any] = {}
+        if cross_validated:
+            result = cross_validate(
+                entry, features, targets, sources, settings, evaluation
             )
-        }
+            learner = result["figures"][ev.LEARNER]
+            figures = {
+                key: learner[key]
+                for key in (
+                    "plcc",
+                    "srocc",
+                    "rmse",
+                    "rmse_unmeasured",
+                    "max_abs_error",
+                    "mean_signed_error",
+                )
+            }
+        result["epochs"] = len(fitted.loss_curve)
+        if fitted.selection:
+            result["selection"] = fitted.selection
+        scored = result
     blend = {}
     if fitted.blend is not None:
         blend = {"weight": fitted.blend[0], **fitted.blend[1].as_dict()}
