@@ -177,6 +177,10 @@ def test_a_real_card_gives_every_candidates_inner_figure_and_the_choice(
         assert f"`{candidate['name']}`" in section
         assert f"{candidate['rmse']:.3f}" in section
     assert "| **`logistic`** (shipped) |" in section
+    evidence = selection["evidence"]
+    assert "beats it by more than 3 standard errors" in section
+    assert f"leads `logistic` by {evidence['lead']:.1f}" in section
+    assert section.count(": not enough.") == 1
     assert "inside each of its 3 outer folds" in section
     assert "`logistic` in 3" in section
 

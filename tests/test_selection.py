@@ -115,6 +115,20 @@ def test_a_network_is_scored_at_the_epochs_the_other_folds_chose():
     assert selection.chosen.name == "logistic"
 
 
+def test_a_network_must_beat_the_best_curve_by_three_standard_errors():
+    """Lower in total but on one fold only (a lead of 6 against a standard
+    error of 6): the curve ships. Lower by the same 6 on every fold (no
+    spread): the network ships."""
+    curve, net = train.Candidate("logistic", 1.0), train.Candidate(None, 0.0)
+    uneven = [[[10.0], [e]] for e in (4.0, 10.0, 10.0, 10.0)]
+    selection = train.Selection.of([curve, net], uneven, 1, rows=8, sources=4)
+    assert selection.figures == [40.0, 34.0] and selection.chosen == curve
+    assert selection.evidence == (1, 0, 6.0, 6.0)
+    even = [[[10.0], [8.5]] for _ in range(4)]
+    selection = train.Selection.of([curve, net], even, 1, rows=8, sources=4)
+    assert selection.chosen == net and selection.evidence == (1, 0, 6.0, 0.0)
+
+
 def test_an_outer_fold_never_sees_its_own_clip_in_the_choice(x264, settings):
     """Rewriting the VMAF of the clip one outer fold holds out changes
     nothing that fold chose or predicted; the folds that train on it move."""

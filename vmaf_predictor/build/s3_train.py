@@ -479,6 +479,18 @@ class Candidate:
 
 
 NETWORK = "network"
+# How many standard errors a candidate with the network must beat the best
+# curve alone by (the paired difference of their squared errors over the
+# watched folds). With a handful of sources the network's lead on the inner
+# folds is mostly noise, and it runs against its lead on the held-out
+# source: the source it fits worst is the one the outer fold holds out, so
+# the inner folds never see it. Measured by holding each source out in turn
+# (tools/grouped_cv_table.py --leave-one-out; README, "How a model is
+# scored") on three corpora of 8 to 12 sources (140 held-out source and
+# codec pairs): the lowest figure alone ships a network for 66 of them, and
+# against it 3 standard errors give a lower RMSE on 14 of the 15 codecs and
+# a higher one on none; 2 give a higher one on 1, 4 the same as 3.
+NETWORK_EVIDENCE = 3.0
 
 
 def candidates(curves: Sequence[str]) -> list[Candidate]:
@@ -523,12 +535,14 @@ def fit_selected(
     its figure is honest about that choice, each watched fold scored at the
     epoch count the *other* watched folds chose (one watched fold: its own
     best, an optimistic figure), so the network's many epoch counts give it
-    no edge over a curve's single fit. The lowest figure wins (ties:
-    :func:`candidates`' order); the winner's network trains on all
-    ``train_idx`` rows for the epoch count with the lowest error summed over
-    every watched fold (the fewest on a tie), and its curve is fitted on
-    them. Every candidate never rises with CRF, so neither does the winner.
-    Without two sources among the rows: the network alone, every epoch.
+    no edge over a curve's single fit. The curve alone with the lowest
+    figure is shipped unless a candidate with the network beats it by more
+    than :data:`NETWORK_EVIDENCE` standard errors (:meth:`Selection.of`);
+    the winner's network trains on all ``train_idx`` rows for the epoch
+    count with the lowest error summed over every watched fold (the fewest
+    on a tie), and its curve is fitted on them. Every candidate never rises
+    with CRF, so neither does the winner. Without two sources among the
+    rows: the network alone, every epoch.
 
     One watched fold holds a fifth of the training sources (two or three of
     a dozen): choosing among 5 weights x ``epochs`` epoch counts on it picks
@@ -605,6 +619,10 @@ class Selection:
     folds: int  # watched inner folds
     rows: int  # watched rows
     sources: int  # sources of the training rows
+    # The best candidate with the network against the best curve alone:
+    # (network's index, curve's index, the curve's figure minus the
+    # network's, the standard error of that difference); None without both.
+    evidence: tuple[int, int, float, float] | None = None
 
     @classmethod
     def of(
@@ -615,11 +633,19 @@ class Selection:
         rows: int,
         sources: int,
     ) -> Selection:
+        """``errors[k][c][e]``: watched fold k's squared error of candidate c
+        at epoch count e + 1. Each candidate's figure sums its folds' errors,
+        a network's each at the epoch count the other folds chose. Among the
+        curves alone, the lowest figure; a candidate with the network
+        replaces it only when its own figure (the lowest of theirs) is lower
+        by more than :data:`NETWORK_EVIDENCE` standard errors of the paired
+        per-fold difference (one watched fold: by any amount). Ties: the
+        order of ``options``."""
         folds = len(errors)
-        figures, epochs = [], []
+        per_fold, epochs = [], []
         for c, option in enumerate(options):
             if not option.trains_network:
-                figures.append(math.fsum(errors[k][c][0] for k in range(folds)))
+                per_fold.append([errors[k][c][0] for k in range(folds)])
                 epochs.append(None)
                 continue
 
@@ -633,16 +659,35 @@ class Selection:
             for k in everywhere:
                 others = [j for j in everywhere if j != k] or [k]
                 honest.append(errors[k][c][_first_lowest(summed(others))])
-            figures.append(math.fsum(honest))
+            per_fold.append(honest)
             epochs.append(_first_lowest(summed(everywhere)) + 1)
-        best = _first_lowest(figures)
-        return cls(options, figures, epochs, options[best], folds, rows, sources)
+        figures = [math.fsum(errors) for errors in per_fold]
+
+        def best(indices: list[int]) -> int:
+            return min(indices, key=lambda i: (figures[i], i))
+
+        curves = [i for i, o in enumerate(options) if not o.trains_network]
+        networks = [i for i, o in enumerate(options) if o.trains_network]
+        if not curves or not networks:
+            chosen = best(curves or networks)
+            return cls(options, figures, epochs, options[chosen], folds, rows, sources)
+        curve, net = best(curves), best(networks)
+        lead = figures[curve] - figures[net]
+        error = _standard_error(
+            [a - b for a, b in zip(per_fold[curve], per_fold[net], strict=True)]
+        )
+        wins = lead > NETWORK_EVIDENCE * error if folds > 1 else lead > 0.0
+        chosen = net if wins else curve
+        evidence = (net, curve, lead, error)
+        return cls(
+            options, figures, epochs, options[chosen], folds, rows, sources, evidence
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """For the trained model's evaluation (the card's selection table):
         each candidate's RMSE over the watched rows, rounded as the card
-        keeps figures."""
-        return {
+        keeps figures, and the network's evidence against the best curve."""
+        result: dict[str, Any] = {
             "chosen": self.chosen.name,
             "folds": self.folds,
             "rows": self.rows,
@@ -658,6 +703,27 @@ class Selection:
                 )
             ],
         }
+        if self.evidence is not None:
+            net, curve, lead, error = self.evidence
+            result["evidence"] = {
+                "network": self.options[net].name,
+                "curve": self.options[curve].name,
+                "lead": round(lead, 6) + 0.0,
+                "standard_error": round(error, 6) + 0.0,
+                "needed": NETWORK_EVIDENCE,
+            }
+        return result
+
+
+def _standard_error(differences: Sequence[float]) -> float:
+    """The standard error of the sum of ``differences`` (one per watched
+    fold): sqrt(n) times their sample standard deviation; 0 for one."""
+    n = len(differences)
+    if n < 2:
+        return 0.0
+    mean = math.fsum(differences) / n
+    spread = math.fsum((d - mean) * (d - mean) for d in differences) / (n - 1)
+    return math.sqrt(n) * math.sqrt(spread)
 
 
 @dataclass(frozen=True)

@@ -345,9 +345,12 @@ def _selection(e: Mapping[str, Any], trained: TrainedModel) -> str:
         f"candidate's RMSE on the {chosen['rows']} watched rows; a candidate "
         "with the network is scored on each watched fold at the epoch count "
         "the other watched folds chose, so its many epoch counts are no edge "
-        "over a curve's single fit. The lowest wins (a tie goes to the fewer "
-        "parameters); its network, if any, then trains on all rows for the "
-        "epoch count best over every watched fold.",
+        "over a curve's single fit. The curve alone with the lower RMSE ships "
+        "(a tie goes to the fewer parameters) unless a candidate with the "
+        f"network beats it by more than {_number(_needed(chosen))} "
+        "standard errors of their paired per-fold difference; a network then "
+        "trains on all rows for the epoch count best over every watched fold."
+        + _evidence(chosen),
         "",
         "| Candidate | Inner-fold RMSE | Epochs |",
         "|---|---|---|",
@@ -370,6 +373,25 @@ def _selection(e: Mapping[str, Any], trained: TrainedModel) -> str:
             f"{made}.",
         ]
     return "\n".join(lines)
+
+
+def _needed(selection: Mapping[str, Any]) -> float:
+    """The standard errors a network needed (as recorded with the choice)."""
+    return selection.get("evidence", {}).get("needed", 0.0)
+
+
+def _evidence(selection: Mapping[str, Any]) -> str:
+    """The best network candidate's lead over the best curve, in words."""
+    evidence = selection.get("evidence")
+    if not evidence:
+        return ""
+    verdict = "enough" if selection["chosen"] == evidence["network"] else "not enough"
+    return (
+        f" Here the best with the network, `{evidence['network']}`, leads "
+        f"`{evidence['curve']}` by {evidence['lead']:.1f} (squared VMAF error "
+        f"summed over the watched rows) with a standard error of "
+        f"{evidence['standard_error']:.1f}: {verdict}."
+    )
 
 
 def _signed(value: float) -> str:
