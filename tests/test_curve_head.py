@@ -198,15 +198,18 @@ def test_the_blended_graph_never_rises_with_crf(trained_x264, fitted, x264, conf
     assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
 
 
-def test_early_stopping_blends_the_content_slope_curve(x264, settings):
+def test_a_shipped_blend_predicts_the_blend_of_its_parts(x264, settings, monkeypatch):
+    # Offered only the half-and-half blend with the content-slope curve.
+    blend = train.Candidate("content_slope", 0.5)
+    monkeypatch.setattr(train, "candidates", lambda curves: [blend])
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=15)
     fitted = train.fit_selected(
         columns, targets, range(64), src, short, ("content_slope",), 2
     )
-    w, curve = fitted.blend  # w 0.5 on these rows
-    assert isinstance(curve, curve_head.ContentSlopeCurve) and 0.0 < w < 1.0
+    w, curve = fitted.blend
+    assert isinstance(curve, curve_head.ContentSlopeCurve) and w == 0.5
     network_only = dataclasses.replace(fitted, blend=None).predict(columns)
     expected = train.blended(network_only, curve.predict_columns(columns), w)
     assert fitted.predict(columns) == expected
@@ -276,5 +279,5 @@ def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings
     assert s6_validate.check_parity(session, trained) > 0
     vectors = spanning_rows(trained.check_inputs, 32)
     assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
-    assert trained.blend["kind"] == "content_slope"  # w 0.75 on these rows
+    assert (trained.blend["kind"], trained.blend["weight"]) == ("content_slope", 1.0)
     assert "exp(g0 + g1*log bpp' + g2*m*log P bpp')" in s7_card._blend_text(trained)
