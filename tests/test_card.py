@@ -165,3 +165,49 @@ def test_a_card_names_the_releases_not_how_their_wheels_were_built(monkeypatch):
         == on_aarch64
         == {"numpy": "2.4.6", "onnx": "1.23.2", "torch": "2.13.0"}
     )
+
+
+@pytest.fixture(scope="module")
+def selected_logistic(x264, settings):
+    """A real codec whose rows are a logistic curve: it ships the curve alone."""
+    from test_selection import CURVES, _table, logistic_rows
+
+    from vmaf_predictor.build import s3_train, s4_export
+
+    evaluation = s3_train.EvaluationSettings(
+        folds=3, seeds=1, early_stopping=True, blend=True, curves=CURVES,
+        selection_folds=2,
+    )  # fmt: skip
+    short = dataclasses.replace(settings, epochs=10)
+    model = s3_train.train("libx264", _table(*logistic_rows()), short, x264, evaluation)
+    return model, s4_export.build_model(model, 18).SerializeToString()
+
+
+def test_a_real_card_gives_every_candidates_inner_figure_and_the_choice(
+    selected_logistic,
+):
+    model, onnx_bytes = selected_logistic
+    section = _real_card(model, onnx_bytes).split("## Model selection", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    selection = model.evaluation["selection"]
+    assert "their 8 sources split into 5 grouped folds (seed 42), 2 of them" in section
+    for candidate in selection["candidates"]:
+        assert f"`{candidate['name']}`" in section
+        assert f"{candidate['rmse']:.3f}" in section
+    assert "| **`logistic`** (shipped) |" in section
+    evidence = selection["evidence"]
+    assert "beats it by more than 3 standard errors" in section
+    assert f"leads `logistic` by {evidence['lead']:.1f}" in section
+    assert section.count(": not enough.") == 1
+    assert "inside each of its 3 outer folds" in section
+    assert "`logistic` in 3" in section
+
+
+def test_a_card_of_a_curve_alone_describes_the_curve_not_a_network(
+    selected_logistic,
+):
+    model, onnx_bytes = selected_logistic
+    text = _real_card(model, onnx_bytes)
+    assert "| curve | the logistic baseline curve 100*sigmoid(a + b*crf'" in text
+    assert "| network |" not in text and "no network was trained" in text
+    assert "the curve is\nmonotone by construction" in text

@@ -198,19 +198,21 @@ def test_the_blended_graph_never_rises_with_crf(trained_x264, fitted, x264, conf
     assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
 
 
-def test_early_stopping_blends_the_content_slope_curve(x264, settings):
+def test_a_shipped_blend_predicts_the_blend_of_its_parts(x264, settings, monkeypatch):
+    # Offered only the half-and-half blend with the content-slope curve.
+    blend = train.Candidate("content_slope", 0.5)
+    monkeypatch.setattr(train, "candidates", lambda curves: [blend])
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=15)
-    fitted = train.fit_early_stopped(
-        columns, targets, range(64), src, short, blend=True, curve_kind="content_slope"
+    fitted = train.fit_selected(
+        columns, targets, range(64), src, short, ("content_slope",), 2
     )
-    if fitted.blend is not None:
-        w, curve = fitted.blend
-        assert isinstance(curve, curve_head.ContentSlopeCurve)
-        network_only = dataclasses.replace(fitted, blend=None).predict(columns)
-        expected = train.blended(network_only, curve.predict_columns(columns), w)
-        assert fitted.predict(columns) == expected
+    w, curve = fitted.blend
+    assert isinstance(curve, curve_head.ContentSlopeCurve) and w == 0.5
+    network_only = dataclasses.replace(fitted, blend=None).predict(columns)
+    expected = train.blended(network_only, curve.predict_columns(columns), w)
+    assert fitted.predict(columns) == expected
 
 
 def test_the_stub_path_never_blends(trained_x264):
@@ -221,7 +223,7 @@ def test_selection_on_several_inner_folds_sums_their_errors(x264, settings):
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=8)
-    fitted = train.fit_early_stopped(
+    fitted = train.fit_selected(
         columns, targets, range(64), src, short, selection_folds=2
     )
     inner = ev.grouped_folds(src, ev.INNER_FOLDS, short.seed)
@@ -245,19 +247,14 @@ def test_the_settings_reach_the_selection(x264, settings):
     features, targets, src = _sweep_like(x264)
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=6)
-    fitted = train.fit_early_stopped(
-        columns,
-        targets,
-        range(64),
-        src,
-        short,
-        blend=True,
-        curve_kind="content_slope",
-        selection_folds=3,
+    fitted = train.fit_selected(
+        columns, targets, range(64), src, short, ("content_slope",), 3
     )
-    if fitted.blend is not None:
-        assert isinstance(fitted.blend[1], curve_head.ContentSlopeCurve)
-    assert 1 <= len(fitted.loss_curve) <= 6
+    assert fitted.selection["folds"] == 3
+    assert {c["name"] for c in fitted.selection["candidates"]} == {
+        c.name for c in train.candidates(("content_slope",))
+    }
+    assert len(fitted.loss_curve) <= 6
 
 
 def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings):
@@ -273,7 +270,7 @@ def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings
         seeds=1,
         early_stopping=True,
         blend=True,
-        curve="content_slope",
+        curves=("content_slope",),
         selection_folds=2,
     )
     short = dataclasses.replace(settings, epochs=12)
@@ -282,5 +279,5 @@ def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings
     assert s6_validate.check_parity(session, trained) > 0
     vectors = spanning_rows(trained.check_inputs, 32)
     assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
-    assert trained.blend["kind"] == "content_slope"  # w 0.75 on these rows
+    assert (trained.blend["kind"], trained.blend["weight"]) == ("content_slope", 1.0)
     assert "exp(g0 + g1*log bpp' + g2*m*log P bpp')" in s7_card._blend_text(trained)

@@ -46,8 +46,10 @@ def test_an_sse4_2_only_cpu_changes_no_bit_of_training(native, tmp_path):
 
 @pytest.mark.skipif(not repro.qemu_available(), reason="qemu-x86_64 is not installed")
 def test_grouped_cross_validation_is_the_same_on_an_sse4_2_only_cpu(tmp_path):
-    """A real corpus: the split, the grouped folds, early stopping on two
-    inner folds, the blended content-slope curve and the baselines' figures,
+    """A real corpus: the split, the grouped folds, the choice among the
+    network, the curves and their blends on two inner folds (the final model
+    ships the network, the outer folds the content-slope curve, whose
+    predictions the training results keep), and the baselines' figures,
     natively and under Nehalem."""
 
     settings = repro.real_corpus_config(tmp_path)
@@ -62,8 +64,8 @@ def test_grouped_cross_validation_is_the_same_on_an_sse4_2_only_cpu(tmp_path):
     )
     trained = json.loads((native / "work" / "libx264.trained.json").read_text())
     assert trained["evaluation"]["split"] == "source"
-    blend = trained["blend"]
-    assert blend["kind"] == "content_slope" and blend["weight"] > 0
+    assert trained["evaluation"]["selection"]["chosen"] == "network"
+    assert trained["evaluation"]["fold_choices"] == ["content_slope"] * 2
     assert (
         trained["evaluation"]["folds"] == 2
         and len(trained["evaluation"]["seed_rmse"]) == 2

@@ -56,6 +56,7 @@ NEAR = 0.5  # an answer "within 0.5": measured >= target - NEAR
 # writes an empty file) can all fail on a loaded machine: a benchmark of
 # hundreds of encodes tries each value this many times over.
 RETRIES = 3
+FAILED: list[str] = []  # clip and codec pairs left out, and why
 
 
 class Truth:
@@ -250,7 +251,12 @@ def pick_table(
     with ProcessPoolExecutor(cores) as pool:
         futures = [pool.submit(one_clip, c, k, models, targets) for c, k in tasks]
         for (clip, codec), future in zip(tasks, futures, strict=True):
-            cases += future.result()
+            try:
+                cases += future.result()
+            except RuntimeError as error:  # an encoder that cannot encode it
+                FAILED.append(f"{clip.name} {codec}: {error}")
+                print(f"  {clip.name} {codec}: FAILED: {error}", file=sys.stderr)
+                continue
             print(f"  {clip.name} {codec}: done", file=sys.stderr, flush=True)
     return cases, summary(cases)
 
@@ -286,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table(lines))
     print(ratio_line(lines))
+    for failed in FAILED:
+        print(f"left out (an encode kept failing): {failed}")
     if args.json:
         args.json.write_text(json.dumps({"cases": cases, "summary": lines}, indent=1))
     return 0

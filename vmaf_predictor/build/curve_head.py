@@ -30,8 +30,9 @@ float64.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -58,9 +59,38 @@ class ContentSlopeCurve:
     """``100 * sigmoid(a - exp(g0 + g1*z + g2*m*p) * c)`` on standardised
     inputs."""
 
+    kind: ClassVar[str] = KIND
     params: tuple[float, float, float, float]  # a, g0, g1, g2
     centre: tuple[float, float, float]  # of the CRF, log bpp and log P bpp
     scale: tuple[float, float, float]
+
+    @classmethod
+    def fit_columns(
+        cls, columns: np.ndarray, targets: Sequence[float]
+    ) -> ContentSlopeCurve:
+        """Fitted on rows given as the network's columns (:func:`fit_columns`)."""
+        return fit_columns(columns, targets)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContentSlopeCurve:
+        """The curve :meth:`as_dict` wrote."""
+        return cls(tuple(data["params"]), tuple(data["centre"]), tuple(data["scale"]))
+
+    def graph(self, const: ev.Const, node: ev.Node) -> tuple[list, list]:
+        """Initializers and nodes computing the curve as ``curve`` (sigmoid,
+        0..1) from the graph's ``columns`` (:func:`graph`)."""
+        return graph(self, const, node)
+
+    def describe(self) -> str:
+        """The curve and its coefficients, for the card."""
+        a, g0, g1, g2 = self.params
+        return (
+            "a logistic curve whose CRF slope follows the probe, 100*sigmoid(a - "
+            "exp(g0 + g1*log bpp' + g2*m*log P bpp')*crf'), crf', log bpp' and "
+            "log P bpp' (the probe's mean P-frame bytes per pixel; m = 0 when "
+            "frame sizes are not measured) standardised over the training rows, "
+            f"a {a:.4f}, g0 {g0:.4f}, g1 {g1:.4f}, g2 {g2:.4f}"
+        )
 
     def predict(self, features: np.ndarray) -> list[float]:
         return self.predict_columns(network.model_inputs(features))
@@ -105,12 +135,6 @@ class ContentSlopeCurve:
             "p_frames": (p_w, p_bias),
             "p_measured": (measured_w, 0.0),
         }
-
-
-def from_dict(blend: dict) -> ContentSlopeCurve:
-    return ContentSlopeCurve(
-        tuple(blend["params"]), tuple(blend["centre"]), tuple(blend["scale"])
-    )
 
 
 # The P-frame term: log mean P-frame bytes per pixel of the probe.
@@ -212,35 +236,43 @@ def fit_columns(
     return ContentSlopeCurve(tuple(theta), centre, scale)
 
 
-def fit_curve(kind: str, columns: np.ndarray, targets: Sequence[float]):
-    """The blended curve of ``kind`` (config ``evaluation.curve``) fitted on
-    rows given as the network's columns."""
-    if kind == KIND:
-        return fit_columns(columns, targets)
-    if kind == "logistic":
-        return ev.fit_logistic_columns(columns, targets)
-    raise ValueError(f"unknown curve {kind!r}")
+class Curve(Protocol):
+    """What the selection, export and card need of a curve a real-corpus
+    model may be or blend in (config ``evaluation.curves``)."""
+
+    kind: ClassVar[str]
+
+    @classmethod
+    def fit_columns(cls, columns: np.ndarray, targets: Sequence[float]) -> Curve: ...
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Curve: ...
+
+    def predict_columns(self, columns: np.ndarray) -> list[float]: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+    def graph(self, const: ev.Const, node: ev.Node) -> tuple[list, list]: ...
+
+    def describe(self) -> str: ...
 
 
-def blend_graph(blend: dict, const, node) -> tuple[list, list]:
-    """Initializers and nodes computing a trained model's blended curve
-    (``TrainedModel.blend``, either kind) as ``curve`` (sigmoid, 0..1) from
-    the graph's ``columns``; ``const`` and ``node`` are s4_export's helpers."""
-    if blend.get("kind") == KIND:
-        return graph(from_dict(blend), const, node)
-    logistic = ev.Logistic(
-        tuple(blend["params"]), tuple(blend["centre"]), tuple(blend["scale"])
-    )
-    weights, bias = logistic.graph_weights()
-    initializers = [
-        const("curve_weights", [[v] for v in weights]),
-        const("curve_bias", [bias]),
-    ]
-    nodes = [
-        node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
-        node("Sigmoid", ["curve_eta"], "curve"),
-    ]
-    return initializers, nodes
+# kind -> the curve (config evaluation.curves names them).
+CURVES: dict[str, type[Curve]] = {
+    curve.kind: curve for curve in (ev.Logistic, ContentSlopeCurve)
+}
+
+
+def fit_curve(kind: str, columns: np.ndarray, targets: Sequence[float]) -> Curve:
+    """The curve of ``kind`` fitted on rows given as the network's columns."""
+    if kind not in CURVES:
+        raise ValueError(f"unknown curve {kind!r}: one of {sorted(CURVES)}")
+    return CURVES[kind].fit_columns(columns, targets)
+
+
+def curve_from_dict(data: Mapping[str, Any]) -> Curve:
+    """The curve of a trained model's ``blend`` (``TrainedModel.blend``)."""
+    return CURVES[data["kind"]].from_dict(data)
 
 
 def graph(curve: ContentSlopeCurve, const, node) -> tuple[list, list]:

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -43,11 +44,13 @@ BASELINE_TEXT = {
     "analytical": "analytical fallback curve",
     "parametric": "logistic curve 100*sigmoid(a + b*crf + c*log bpp), b <= 0",
 }
-# The blend weights of the logistic curve a real-corpus model may take
-# (s3_train.fit_early_stopped): VMAF = (1 - w) * network + w * curve.
+# The weights w of a curve a real-corpus model may take (s3_train.
+# fit_selected): VMAF = (1 - w) * network + w * curve; 0 is the network
+# alone, 1 the curve alone (no network in the graph).
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-# Early stopping holds out the first of this many grouped folds of the
-# training rows (s3_train.fit_early_stopped).
+# The selection splits a training set's sources into this many grouped
+# folds and watches the first ``selection_folds`` of them (s3_train.
+# fit_selected).
 INNER_FOLDS = 5
 _LN10 = 2.302585092994046  # the double nearest ln 10
 _COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -155,13 +158,32 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     return out
 
 
+# s4_export's helpers, as a curve's graph takes them: const(name, values)
+# -> an initializer, node(op, inputs, output, **attributes) -> a node.
+Const = Callable[..., Any]
+Node = Callable[..., Any]
+
+
 @dataclass(frozen=True)
 class Logistic:
-    """``100 * sigmoid(a + b*crf + c*log bpp)`` on standardised inputs."""
+    """``100 * sigmoid(a + b*crf + c*log bpp)`` on standardised inputs: the
+    parametric baseline, and one of the curves a real-corpus model may be
+    (alone or blended with the network; :mod:`curve_head` lists them)."""
 
+    kind: ClassVar[str] = "logistic"
     params: tuple[float, float, float]
     centre: tuple[float, float]
     scale: tuple[float, float]
+
+    @classmethod
+    def fit_columns(cls, columns: np.ndarray, targets: Sequence[float]) -> Logistic:
+        """Fitted on rows given as the network's columns."""
+        return fit_logistic_columns(columns, targets)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Logistic:
+        """The curve :meth:`as_dict` wrote."""
+        return cls(tuple(data["params"]), tuple(data["centre"]), tuple(data["scale"]))
 
     def predict(self, features: np.ndarray) -> list[float]:
         f = np.asarray(features, dtype=np.float64)
@@ -192,12 +214,37 @@ class Logistic:
         )
         return w, bias
 
-    def as_dict(self) -> dict[str, list[float]]:
+    def as_dict(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "params": list(self.params),
             "centre": list(self.centre),
             "scale": list(self.scale),
         }
+
+    def graph(self, const: Const, node: Node) -> tuple[list, list]:
+        """Initializers and nodes computing the curve as ``curve`` (the
+        sigmoid, 0..1) from the graph's ``columns``: one ``Gemm``, one
+        ``Sigmoid``, in float64."""
+        weights, bias = self.graph_weights()
+        initializers = [
+            const("curve_weights", [[v] for v in weights]),
+            const("curve_bias", [bias]),
+        ]
+        nodes = [
+            node("Gemm", ["columns", "curve_weights", "curve_bias"], "curve_eta"),
+            node("Sigmoid", ["curve_eta"], "curve"),
+        ]
+        return initializers, nodes
+
+    def describe(self) -> str:
+        """The curve and its coefficients, for the card."""
+        a, b, c = self.params
+        return (
+            "the logistic baseline curve 100*sigmoid(a + b*crf' + c*log bpp'), "
+            f"crf' and log bpp' standardised over the training rows, a {a:.4f}, "
+            f"b {b:.4f} (<= 0), c {c:.4f}"
+        )
 
 
 GAUSS_NEWTON_STEPS = 40

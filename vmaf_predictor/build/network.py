@@ -199,9 +199,12 @@ class TrainedModel:
     # rows, figures per name, winner, seed_rmse; for a grouped evaluation
     # also the pooled out-of-fold targets and predictions.
     evaluation: dict[str, Any] = field(default_factory=dict)
-    # A real-corpus model may blend in the logistic baseline curve:
-    # {"weight": w, "params": [a, b, c], "centre": [...], "scale": [...]}
-    # (build/evaluation.py); empty: the network alone.
+    # A real-corpus model may be a curve of build/curve_head.py's CURVES
+    # blended with the network, or the curve alone (weight 1: weights, mean,
+    # std, target_scale and loss_curve are then empty):
+    # {"weight": w, "kind": ..., "params": [...], "centre": [...],
+    # "scale": [...]}; empty: the network alone. How it was chosen:
+    # evaluation["selection"] (s3_train.fit_selected).
     blend: dict[str, Any] = field(default_factory=dict)
 
 

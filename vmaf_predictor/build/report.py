@@ -247,6 +247,12 @@ def plot_holdout(model: trained.TrainedModel, path: Path) -> None:
 
 def plot_loss(model: trained.TrainedModel, path: Path) -> None:
     figure, axes = _figure()
+    if not model.loss_curve:  # the curve alone was chosen: no network trained
+        axes.text(0.5, 0.5, "no network trained: the curve alone was chosen",
+                  ha="center", va="center", transform=axes.transAxes)  # fmt: skip
+        axes.set_title(f"{model.codec}: no training loss")
+        _save(figure, path)
+        return
     epochs = range(1, len(model.loss_curve) + 1)
     axes.plot(epochs, model.loss_curve, color=COLOURS[0], linewidth=1.8)
     axes.set_yscale("log")

@@ -333,9 +333,11 @@ def unmeasured_mask(rows: int, rate: float, rng: random.Random) -> torch.Tensor:
 
 @dataclass
 class Fit:
-    """A network trained on some rows, with its input and output scaling."""
+    """A network trained on some rows, with its input and output scaling,
+    maybe blended with a curve; or a curve alone (``model`` None, ``blend``
+    weight 1: the selection chose the curve over every network)."""
 
-    model: MonotoneNet
+    model: MonotoneNet | None
     mean: list[float]
     std: list[float]
     target_scale: tuple[float, float]
@@ -343,7 +345,9 @@ class Fit:
     # The monitored rows' predictions after each epoch.
     monitor_predictions: list[list[float]] = dataclasses.field(default_factory=list)
     # (w, curve): VMAF = clip((1 - w) * network + w * curve, 0, 100)
-    blend: tuple[float, ev.Logistic] | None = None
+    blend: tuple[float, curve_head.Curve] | None = None
+    # How fit_selected chose (Selection.as_dict); empty: no choice was made.
+    selection: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def inputs(self, columns: np.ndarray) -> torch.Tensor:
         return normalised(columns, self.mean, self.std)
@@ -357,6 +361,12 @@ class Fit:
     def predict(self, columns: np.ndarray, bare: bool = False) -> list[float]:
         """VMAF of the rows' network columns; ``bare``: every optional
         measurement sent as not measured."""
+        curve_columns = _unmeasured_columns(columns) if bare else columns
+        if self.model is None:
+            assert self.blend is not None and self.blend[0] == 1.0
+            return blended(
+                [0.0] * len(columns), self.blend[1].predict_columns(curve_columns), 1.0
+            )
         x = self.inputs(columns)
         if bare:
             optional = torch.zeros(N_FEATURES, dtype=torch.bool)
@@ -368,7 +378,17 @@ class Fit:
         if self.blend is None:
             return vmaf
         w, curve = self.blend
-        return blended(vmaf, curve.predict_columns(columns), w)
+        return blended(vmaf, curve.predict_columns(curve_columns), w)
+
+
+def _unmeasured_columns(columns: np.ndarray) -> np.ndarray:
+    """The rows' network columns with every optional measurement sent as not
+    measured (the value 0.0 takes in the network's columns)."""
+    nothing = network.model_inputs(np.zeros((1, N_FEATURES)))[0]
+    out = np.array(columns, dtype=np.float64)
+    for positions in _OPTIONAL_POSITIONS:
+        out[:, positions] = nothing[positions]
+    return out
 
 
 def blended(network_vmaf: Sequence[float], curve: Sequence[float], w: float) -> list:
@@ -436,34 +456,93 @@ def fit(
     return Fit(model, mean, std, target_scale, loss_curve, monitor_predictions)
 
 
-def fit_early_stopped(
+@dataclass(frozen=True)
+class Candidate:
+    """One way a real-corpus model may predict: the network alone (no
+    curve), a curve alone (weight 1) or the blend ``(1 - w) * network + w *
+    curve`` (:data:`evaluation.BLEND_WEIGHTS`)."""
+
+    curve: str | None
+    weight: float
+
+    @property
+    def name(self) -> str:
+        if self.curve is None:
+            return NETWORK
+        if self.weight == 1.0:
+            return self.curve
+        return f"{NETWORK} + {self.weight:g} {self.curve}"
+
+    @property
+    def trains_network(self) -> bool:
+        return self.weight < 1.0
+
+
+NETWORK = "network"
+# How many standard errors a candidate with the network must beat the best
+# curve alone by (the paired difference of their squared errors over the
+# watched folds). With a handful of sources the network's lead on the inner
+# folds is mostly noise, and it runs against its lead on the held-out
+# source: the source it fits worst is the one the outer fold holds out, so
+# the inner folds never see it. Measured by holding each source out in turn
+# (tools/grouped_cv_table.py --leave-one-out; README, "How a model is
+# scored") on three corpora of 8 to 12 sources (140 held-out source and
+# codec pairs): the lowest figure alone ships a network for 66 of them, and
+# against it 3 standard errors give a lower RMSE on 14 of the 15 codecs and
+# a higher one on none; 2 give a higher one on 1, 4 the same as 3.
+NETWORK_EVIDENCE = 3.0
+
+
+def candidates(curves: Sequence[str]) -> list[Candidate]:
+    """Every candidate with ``curves``, in the order that wins a tie: each
+    curve alone (in the given order), then the blends from the most curve
+    to the least, then the network alone. Fewer parameters first: a tie is
+    no evidence for the network."""
+    shares = sorted((w for w in ev.BLEND_WEIGHTS if 0.0 < w < 1.0), reverse=True)
+    return [
+        *(Candidate(kind, 1.0) for kind in curves),
+        *(Candidate(kind, w) for w in shares for kind in curves),
+        Candidate(None, 0.0),
+    ]
+
+
+def _first_lowest(values: Sequence[float]) -> int:
+    """The index of the lowest value, the first on a tie."""
+    return min(range(len(values)), key=lambda i: (values[i], i))
+
+
+def fit_selected(
     columns: np.ndarray,
     targets: Sequence[float],
     train_idx: Sequence[int],
     sources: Sequence[str],
     settings: TrainSettings,
-    blend: bool = False,
-    curve_kind: str = "logistic",
+    curves: Sequence[str] = (),
     selection_folds: int = 1,
 ) -> Fit:
-    """Early stopping on grouped validation folds (real corpora).
+    """Choose, on grouped folds of the training rows alone, how to predict,
+    and fit that on all of them (real corpora).
 
     The training rows' sources are split as the evaluation splits them
     (:func:`evaluation.grouped_folds`, seeded, :data:`evaluation.INNER_FOLDS`
     folds). For each of the first ``selection_folds`` of them the network is
     trained on the other rows for up to ``settings.epochs`` epochs with that
-    fold watched; the epoch count with the lowest squared error summed over
-    the rows of all watched folds (the fewest epochs on a tie) is the number
-    of epochs the network is then trained for on all ``train_idx`` rows.
-    Without two sources among the rows, the full ``settings.epochs``.
-
-    With ``blend``, the same folds also choose, together with the epochs, the
-    weight w (of :data:`evaluation.BLEND_WEIGHTS`, the smallest on a tie) of
-    the curve ``curve_kind`` (config ``evaluation.curve``: the logistic
-    baseline or ``content_slope``, :mod:`curve_head`) in ``(1 - w) * network
-    + w * curve``, each part as trained on the fold's other rows; the final
-    curve is fitted on all ``train_idx`` rows. Both parts never rise with
-    CRF, so neither does the blend.
+    fold watched, and each curve of ``curves`` (config ``evaluation.curves``,
+    :data:`curve_head.CURVES`) is fitted on the same other rows. Every
+    :func:`candidates` entry (the network, each curve alone, each blend) is
+    then scored on the watched rows by its squared error summed over all
+    watched folds. A candidate with the network needs an epoch count too:
+    its figure is honest about that choice, each watched fold scored at the
+    epoch count the *other* watched folds chose (one watched fold: its own
+    best, an optimistic figure), so the network's many epoch counts give it
+    no edge over a curve's single fit. The curve alone with the lowest
+    figure is shipped unless a candidate with the network beats it by more
+    than :data:`NETWORK_EVIDENCE` standard errors (:meth:`Selection.of`);
+    the winner's network trains on all ``train_idx`` rows for the epoch
+    count with the lowest error summed over every watched fold (the fewest
+    on a tie), and its curve is fitted on them. Every candidate never rises
+    with CRF, so neither does the winner. Without two sources among the
+    rows: the network alone, every epoch.
 
     One watched fold holds a fifth of the training sources (two or three of
     a dozen): choosing among 5 weights x ``epochs`` epoch counts on it picks
@@ -475,8 +554,11 @@ def fit_early_stopped(
     if len(set(names)) < 2:
         return fit(columns, targets, train_idx, settings)
     inner = ev.grouped_folds(names, ev.INNER_FOLDS, settings.seed)
-    weights = ev.BLEND_WEIGHTS if blend else (0.0,)
-    errors: dict[tuple[float, int], list[float]] = {}
+    options = candidates(curves)
+    # errors[k][c][e]: the squared error summed over watched fold k's rows
+    # of candidate c at epoch count e + 1 (one entry for a curve alone).
+    errors: list[list[list[float]]] = []
+    watched_rows = 0
     # Only epoch counts every watched training reached (epochs follow the
     # row count, so folds of different sizes may stop at different counts).
     reached = settings.epochs
@@ -485,30 +567,163 @@ def fit_early_stopped(
         rest = [train_idx[j] for j in inner.training(k, len(train_idx))]
         watched = fit(columns, targets, rest, settings, monitor=held)
         reached = min(reached, len(watched.monitor_predictions))
-        actual = [targets[i] for i in held]
-        on_held = actual
-        if blend:
-            curve = curve_head.fit_curve(
-                curve_kind, columns[rest], [targets[i] for i in rest]
+        actual = np.array([targets[i] for i in held])
+        by_epoch = np.array(watched.monitor_predictions)
+        on_held = {
+            kind: np.array(
+                curve_head.fit_curve(
+                    kind, columns[rest], [targets[i] for i in rest]
+                ).predict_columns(columns[held])
             )
-            on_held = curve.predict_columns(columns[held])
-        for w in weights:
-            for e, predicted in enumerate(watched.monitor_predictions):
-                mixed = blended(predicted, on_held, w)
-                errors.setdefault((w, e), []).extend(
-                    (m - a) * (m - a) for m, a in zip(mixed, actual, strict=True)
-                )
-    choices = [choice for choice in errors if choice[1] < reached]
-    w, best = min(choices, key=lambda choice: (math.fsum(errors[choice]), *choice))
-    final = fit(
-        columns, targets, train_idx, dataclasses.replace(settings, epochs=best + 1)
-    )
-    if w > 0.0:
-        curve = curve_head.fit_curve(
-            curve_kind, columns[train_idx], [targets[i] for i in train_idx]
+            for kind in curves
+        }
+        fold = []
+        for option in options:
+            if option.curve is None:
+                mixed = by_epoch
+            elif not option.trains_network:
+                mixed = on_held[option.curve][None, :]
+            else:
+                w = option.weight
+                mixed = (1.0 - w) * by_epoch + w * on_held[option.curve][None, :]
+            miss = np.clip(mixed, 0.0, 100.0) - actual
+            fold.append([math.fsum(epoch) for epoch in (miss * miss).tolist()])
+        errors.append(fold)
+        watched_rows += len(held)
+    selection = Selection.of(options, errors, reached, watched_rows, len(set(names)))
+    chosen = selection.chosen
+    if chosen.trains_network:
+        epochs = selection.epochs[options.index(chosen)]
+        final = fit(
+            columns, targets, train_idx, dataclasses.replace(settings, epochs=epochs)
         )
-        final.blend = (w, curve)
+    else:
+        final = Fit(None, [], [], (0.0, 0.0), [])
+    if chosen.curve is not None:
+        curve = curve_head.fit_curve(
+            chosen.curve, columns[train_idx], [targets[i] for i in train_idx]
+        )
+        final.blend = (chosen.weight, curve)
+    final.selection = selection.as_dict()
     return final
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What :func:`fit_selected` chose and every candidate's figure."""
+
+    options: list[Candidate]
+    figures: list[float]  # honest squared error summed over the watched rows
+    epochs: list[int | None]  # the final epoch count (None: a curve alone)
+    chosen: Candidate
+    folds: int  # watched inner folds
+    rows: int  # watched rows
+    sources: int  # sources of the training rows
+    # The best candidate with the network against the best curve alone:
+    # (network's index, curve's index, the curve's figure minus the
+    # network's, the standard error of that difference); None without both.
+    evidence: tuple[int, int, float, float] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        options: list[Candidate],
+        errors: list[list[list[float]]],
+        reached: int,
+        rows: int,
+        sources: int,
+    ) -> Selection:
+        """``errors[k][c][e]``: watched fold k's squared error of candidate c
+        at epoch count e + 1. Each candidate's figure sums its folds' errors,
+        a network's each at the epoch count the other folds chose. Among the
+        curves alone, the lowest figure; a candidate with the network
+        replaces it only when its own figure (the lowest of theirs) is lower
+        by more than :data:`NETWORK_EVIDENCE` standard errors of the paired
+        per-fold difference (one watched fold: by any amount). Ties: the
+        order of ``options``."""
+        folds = len(errors)
+        per_fold, epochs = [], []
+        for c, option in enumerate(options):
+            if not option.trains_network:
+                per_fold.append([errors[k][c][0] for k in range(folds)])
+                epochs.append(None)
+                continue
+
+            def summed(watched: Sequence[int], c: int = c) -> list[float]:
+                return [
+                    math.fsum(errors[k][c][e] for k in watched) for e in range(reached)
+                ]
+
+            everywhere = range(folds)
+            honest = []
+            for k in everywhere:
+                others = [j for j in everywhere if j != k] or [k]
+                honest.append(errors[k][c][_first_lowest(summed(others))])
+            per_fold.append(honest)
+            epochs.append(_first_lowest(summed(everywhere)) + 1)
+        figures = [math.fsum(errors) for errors in per_fold]
+
+        def best(indices: list[int]) -> int:
+            return min(indices, key=lambda i: (figures[i], i))
+
+        curves = [i for i, o in enumerate(options) if not o.trains_network]
+        networks = [i for i, o in enumerate(options) if o.trains_network]
+        if not curves or not networks:
+            chosen = best(curves or networks)
+            return cls(options, figures, epochs, options[chosen], folds, rows, sources)
+        curve, net = best(curves), best(networks)
+        lead = figures[curve] - figures[net]
+        error = _standard_error(
+            [a - b for a, b in zip(per_fold[curve], per_fold[net], strict=True)]
+        )
+        wins = lead > NETWORK_EVIDENCE * error if folds > 1 else lead > 0.0
+        chosen = net if wins else curve
+        evidence = (net, curve, lead, error)
+        return cls(
+            options, figures, epochs, options[chosen], folds, rows, sources, evidence
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the trained model's evaluation (the card's selection table):
+        each candidate's RMSE over the watched rows, rounded as the card
+        keeps figures, and the network's evidence against the best curve."""
+        result: dict[str, Any] = {
+            "chosen": self.chosen.name,
+            "folds": self.folds,
+            "rows": self.rows,
+            "sources": self.sources,
+            "candidates": [
+                {
+                    "name": option.name,
+                    "rmse": round(math.sqrt(figure / self.rows), 6) + 0.0,
+                    "epochs": epochs,
+                }
+                for option, figure, epochs in zip(
+                    self.options, self.figures, self.epochs, strict=True
+                )
+            ],
+        }
+        if self.evidence is not None:
+            net, curve, lead, error = self.evidence
+            result["evidence"] = {
+                "network": self.options[net].name,
+                "curve": self.options[curve].name,
+                "lead": round(lead, 6) + 0.0,
+                "standard_error": round(error, 6) + 0.0,
+                "needed": NETWORK_EVIDENCE,
+            }
+        return result
+
+
+def _standard_error(differences: Sequence[float]) -> float:
+    """The standard error of the sum of ``differences`` (one per watched
+    fold): sqrt(n) times their sample standard deviation; 0 for one."""
+    n = len(differences)
+    if n < 2:
+        return 0.0
+    mean = math.fsum(differences) / n
+    spread = math.fsum((d - mean) * (d - mean) for d in differences) / (n - 1)
+    return math.sqrt(n) * math.sqrt(spread)
 
 
 @dataclass(frozen=True)
@@ -517,14 +732,38 @@ class EvaluationSettings:
 
     folds: int  # k = min(folds, sources)
     seeds: int  # training seeds whose grouped RMSE spread the card reports
-    # Epochs by early stopping on a grouped validation fold (fit_early_stopped)
+    # Epochs chosen on grouped inner folds of the training rows (fit_selected)
     early_stopping: bool = False
-    # With early stopping: blend in the logistic curve by the same fold
+    # With early stopping: the same folds choose among the network, each
+    # curve of ``curves`` alone and their blends with the network
     blend: bool = False
-    # The blended curve: "logistic" (the baseline's) or "content_slope"
-    curve: str = "logistic"
-    # Inner folds on which the epochs (and blend weight) are chosen together
+    # The curves (curve_head.CURVES) the choice may take or blend in
+    curves: tuple[str, ...] = ()
+    # Inner folds on which the choice (and the epochs) is made
     selection_folds: int = 1
+
+    def fit(
+        self,
+        columns: np.ndarray,
+        targets: Sequence[float],
+        train_idx: Sequence[int],
+        sources: Sequence[str],
+        settings: TrainSettings,
+    ) -> Fit:
+        """A real-corpus training on ``train_idx`` as these settings say:
+        the network for every epoch, or :func:`fit_selected`."""
+        if not self.early_stopping:
+            return fit(columns, targets, train_idx, settings)
+        curves = tuple(self.curves) if self.blend else ()
+        return fit_selected(
+            columns,
+            targets,
+            train_idx,
+            sources,
+            settings,
+            curves,
+            self.selection_folds,
+        )
 
 
 def cross_validate(
@@ -548,27 +787,20 @@ def cross_validate(
     }
     bare = [0.0] * n
     seed_rmse = []
+    # Of settings.seed: what each outer fold's own choice was (made on its
+    # training rows alone: the held-out sources never take part).
+    fold_choices: list[str] = []
     for offset in range(evaluation.seeds):
         seeded = dataclasses.replace(settings, seed=settings.seed + offset)
         predicted = [0.0] * n
         for k, held in enumerate(folds.held_out):
             train_idx = folds.training(k, n)
-            if evaluation.early_stopping:
-                fitted = fit_early_stopped(
-                    columns,
-                    targets,
-                    train_idx,
-                    sources,
-                    seeded,
-                    evaluation.blend,
-                    evaluation.curve,
-                    evaluation.selection_folds,
-                )
-            else:
-                fitted = fit(columns, targets, train_idx, seeded)
+            fitted = evaluation.fit(columns, targets, train_idx, sources, seeded)
             for i, p in zip(held, fitted.predict(columns[held]), strict=True):
                 predicted[i] = p
             if offset == 0:
+                if fitted.selection:
+                    fold_choices.append(fitted.selection["chosen"])
                 blank = fitted.predict(columns[held], bare=True)
                 fitted_baselines = ev.baseline_predictions(
                     codec, np.array(features), targets, train_idx, held
@@ -590,6 +822,7 @@ def cross_validate(
         "figures": figures,
         "winner": ev.winner(figures),
         "seed_rmse": seed_rmse,
+        "fold_choices": fold_choices,
         "targets": list(targets),
         "predictions": pooled[ev.LEARNER],
     }
@@ -601,6 +834,7 @@ def train(
     settings: TrainSettings,
     entry: Codec | None = None,
     evaluation: EvaluationSettings | None = None,
+    cross_validated: bool = True,
 ) -> TrainedModel:
     """Train on one codec's table and say how well it predicts unseen rows.
 
@@ -608,7 +842,9 @@ def train(
     trained on its training part and scored on the held-out part (beside
     the baselines, when ``entry`` is given). With it (real corpora): grouped
     cross-validation by source (:func:`cross_validate`), then the model
-    trained on all rows.
+    trained on all rows. ``cross_validated=False`` (real corpora) leaves the
+    cross-validation out: the same model, no figures (a held-out-source
+    test that scores the model itself, tools/grouped_cv_table.py).
     """
     features = [
         to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
@@ -624,19 +860,7 @@ def train(
         train_idx, holdout_idx = list(range(len(targets))), []
         sources = table["src"].astype(str).tolist() if "src" in table else []
         sources = sources or [""] * len(targets)
-        if evaluation.early_stopping:
-            fitted = fit_early_stopped(
-                columns,
-                targets,
-                train_idx,
-                sources,
-                settings,
-                evaluation.blend,
-                evaluation.curve,
-                evaluation.selection_folds,
-            )
-        else:
-            fitted = fit(columns, targets, train_idx, settings)
+        fitted = evaluation.fit(columns, targets, train_idx, sources, settings)
 
     crfs = [row[0] for row in features]
     check_inputs = [
@@ -677,20 +901,28 @@ def train(
         if entry is None:
             raise ValueError("grouped evaluation needs the codec's registry entry")
         predictions = bare_predictions = []
-        scored = cross_validate(entry, features, targets, sources, settings, evaluation)
-        scored["epochs"] = len(fitted.loss_curve)
-        learner = scored["figures"][ev.LEARNER]
-        figures = {
-            key: learner[key]
-            for key in (
-                "plcc",
-                "srocc",
-                "rmse",
-                "rmse_unmeasured",
-                "max_abs_error",
-                "mean_signed_error",
+        figures = {}
+        result: dict[str, Any] = {}
+        if cross_validated:
+            result = cross_validate(
+                entry, features, targets, sources, settings, evaluation
             )
-        }
+            learner = result["figures"][ev.LEARNER]
+            figures = {
+                key: learner[key]
+                for key in (
+                    "plcc",
+                    "srocc",
+                    "rmse",
+                    "rmse_unmeasured",
+                    "max_abs_error",
+                    "mean_signed_error",
+                )
+            }
+        result["epochs"] = len(fitted.loss_curve)
+        if fitted.selection:
+            result["selection"] = fitted.selection
+        scored = result
     blend = {}
     if fitted.blend is not None:
         blend = {"weight": fitted.blend[0], **fitted.blend[1].as_dict()}
@@ -700,7 +932,7 @@ def train(
         mean=fitted.mean,
         std=fitted.std,
         target_scale=list(fitted.target_scale),
-        weights=fitted.model.weights_as_lists(),
+        weights=fitted.model.weights_as_lists() if fitted.model else {},
         n_train=len(train_idx),
         n_holdout=len(holdout_idx),
         metrics=figures,
@@ -730,8 +962,12 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
         evaluation,
     )
     network.save(model, output.trained)
+    chosen = model.evaluation.get("selection", {}).get("chosen")
+    loss = f"final loss {model.loss_curve[-1]:.4f}" if model.loss_curve else ""
     return (
-        f"{codec}: {model.n_train} train / {model.n_holdout} held out, final loss "
-        f"{model.loss_curve[-1]:.4f}, held-out "
+        f"{codec}: {model.n_train} train / {model.n_holdout} held out, "
+        + (f"chose {chosen}, " if chosen else "")
+        + (f"{loss}, " if loss else "")
+        + "held-out "
         + ", ".join(f"{k} {v:.4f}" for k, v in sorted(model.metrics.items()))
     )

@@ -24,15 +24,14 @@ IR_VERSION = 8  # the IR version that goes with opset 18
 
 
 def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
-    """The graph of :class:`vmaf_predictor.train.MonotoneNet`, node for node.
+    """The graph of :class:`vmaf_predictor.train.MonotoneNet`, node for node
+    (blended with its curve, or the curve alone, as ``trained.blend`` says).
 
     It computes in float64 between a Cast in and a Cast out: the weights are
-    float32 values (the export rounding rule), but float32 arithmetic alone
+    float32 values (the export rule), but float32 arithmetic alone
     would leave onnxruntime only about one float32 step (7.6e-6 near 100) from
     the trained model, and that margin would depend on the CPU's GEMM kernel.
     """
-    w = trained.weights
-    knots = crf_knots(trained.settings.crf_knots)
 
     def const(name: str, values: Sequence, dtype=np.float64) -> TensorProto:
         return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
@@ -40,64 +39,54 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
     def node(op: str, inputs: list[str], output: str, **attributes) -> onnx.NodeProto:
         return helper.make_node(op, inputs, [output], name=output, **attributes)
 
-    initializers = [
-        const("mean", [trained.mean]),
-        const("std", [trained.std]),
-        *(const(name, w[name]) for name in ("w1", "b1", "w2", "b2", "wf", "bf")),
-        *(const(name, w[name]) for name in ("wa", "ba")),
-        const("knots", knots),
-        const("target_mean", [trained.target_scale[0]]),
-        const("target_std", [trained.target_scale[1]]),
-        const("vmaf_min", 0.0),
-        const("vmaf_max", 100.0),
-        const("zero", [0], np.int64),
-        const("one", [1], np.int64),
-        const("all", [N_FEATURES], np.int64),
+    # network.model_inputs: linear columns, then log(max(x, 1)) of the rest
+    column_initializers = [
         const("linear_columns", network.LINEAR_COLUMNS, np.int64),
         const("log_columns", network.LOG_COLUMNS, np.int64),
         const("log_floor", [1.0]),
     ]
-    nodes = [
+    column_nodes = [
         node("Cast", [INPUT_NAME], "input64", to=TensorProto.DOUBLE),
-        # network.model_inputs: linear columns, then log(max(x, 1)) of the rest
         node("Gather", ["input64", "linear_columns"], "linear", axis=1),
         node("Gather", ["input64", "log_columns"], "sizes", axis=1),
         node("Max", ["sizes", "log_floor"], "sizes_at_least_1"),
         node("Log", ["sizes_at_least_1"], "logged"),
         node("Concat", ["linear", "logged"], "columns", axis=1),
-        node("Sub", ["columns", "mean"], "centred"),
-        node("Div", ["centred", "std"], "normalised"),
-        node("Slice", ["normalised", "zero", "one", "one"], "crf"),
-        node("Slice", ["normalised", "one", "all", "one"], "others"),
-        node("Gemm", ["others", "w1", "b1"], "linear1"),
-        node("Relu", ["linear1"], "hidden1"),
-        node("Gemm", ["hidden1", "w2", "b2"], "linear2"),
-        node("Relu", ["linear2"], "hidden2"),
-        node("Gemm", ["hidden2", "wf", "bf"], "level"),
-        node("Gemm", ["hidden2", "wa", "ba"], "linear_a"),
-        node("Relu", ["linear_a"], "basis_weights"),
-        node("Sub", ["crf", "knots"], "above_knots"),
-        node("Relu", ["above_knots"], "rising"),
-        node("Sub", ["knots", "crf"], "below_knots"),
-        node("Relu", ["below_knots"], "falling"),
-        node("Neg", ["falling"], "rising_to_zero"),
-        node("Concat", ["crf", "rising", "rising_to_zero"], "basis", axis=1),
-        node("Mul", ["basis_weights", "basis"], "terms"),
-        node("ReduceSum", ["terms", "one"], "crf_penalty", keepdims=1),
-        node("Sub", ["level", "crf_penalty"], "z"),
-        node("Mul", ["z", "target_std"], "spread"),
-        node("Add", ["spread", "target_mean"], "unclipped"),
-        node("Clip", ["unclipped", "vmaf_min", "vmaf_max"], "vmaf64"),
-        node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
     ]
-    if trained.blend:
-        # clip((1 - w) * network + w * 100 * sigmoid(columns @ c + bias)):
-        # the logistic curve of build/evaluation.py on the same columns (or
-        # the content-slope curve of build/curve_head.py).
-        w = trained.blend["weight"]
-        curve_initializers, curve_nodes = curve_head.blend_graph(
-            trained.blend, const, node
-        )
+    vmaf_range = [const("vmaf_min", 0.0), const("vmaf_max", 100.0)]
+    curve = curve_head.curve_from_dict(trained.blend) if trained.blend else None
+    w = trained.blend["weight"] if trained.blend else 0.0
+    if curve is not None and w == 1.0:
+        # The curve alone (the selection chose it): no network in the graph.
+        curve_initializers, curve_nodes = curve.graph(const, node)
+        initializers = [
+            *column_initializers,
+            *vmaf_range,
+            *curve_initializers,
+            const("curve_share", [100.0]),
+        ]
+        nodes = [
+            *column_nodes,
+            *curve_nodes,
+            node("Mul", ["curve", "curve_share"], "curve_vmaf"),
+            node("Clip", ["curve_vmaf", "vmaf_min", "vmaf_max"], "vmaf64"),
+            node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
+        ]
+    else:
+        initializers, nodes = _network(trained, const, node)
+        initializers = [
+            *initializers,
+            *vmaf_range,
+            const("zero", [0], np.int64),
+            const("one", [1], np.int64),
+            const("all", [N_FEATURES], np.int64),
+            *column_initializers,
+        ]
+        nodes = [*column_nodes, *nodes]
+    if curve is not None and w < 1.0:
+        # clip((1 - w) * network + w * 100 * curve): the curve's own nodes
+        # on the same columns (build/curve_head.py lists the curves).
+        curve_initializers, curve_nodes = curve.graph(const, node)
         initializers += [
             *curve_initializers,
             const("network_share", [1.0 - w]),
@@ -132,6 +121,48 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
     )
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _network(trained: TrainedModel, const, node) -> tuple[list, list]:
+    """The monotone network's initializers (before the shared ones) and its
+    nodes from the graph's ``columns`` to ``vmaf64`` and the Cast out."""
+    w = trained.weights
+    initializers = [
+        const("mean", [trained.mean]),
+        const("std", [trained.std]),
+        *(const(name, w[name]) for name in ("w1", "b1", "w2", "b2", "wf", "bf")),
+        *(const(name, w[name]) for name in ("wa", "ba")),
+        const("knots", crf_knots(trained.settings.crf_knots)),
+        const("target_mean", [trained.target_scale[0]]),
+        const("target_std", [trained.target_scale[1]]),
+    ]
+    nodes = [
+        node("Sub", ["columns", "mean"], "centred"),
+        node("Div", ["centred", "std"], "normalised"),
+        node("Slice", ["normalised", "zero", "one", "one"], "crf"),
+        node("Slice", ["normalised", "one", "all", "one"], "others"),
+        node("Gemm", ["others", "w1", "b1"], "linear1"),
+        node("Relu", ["linear1"], "hidden1"),
+        node("Gemm", ["hidden1", "w2", "b2"], "linear2"),
+        node("Relu", ["linear2"], "hidden2"),
+        node("Gemm", ["hidden2", "wf", "bf"], "level"),
+        node("Gemm", ["hidden2", "wa", "ba"], "linear_a"),
+        node("Relu", ["linear_a"], "basis_weights"),
+        node("Sub", ["crf", "knots"], "above_knots"),
+        node("Relu", ["above_knots"], "rising"),
+        node("Sub", ["knots", "crf"], "below_knots"),
+        node("Relu", ["below_knots"], "falling"),
+        node("Neg", ["falling"], "rising_to_zero"),
+        node("Concat", ["crf", "rising", "rising_to_zero"], "basis", axis=1),
+        node("Mul", ["basis_weights", "basis"], "terms"),
+        node("ReduceSum", ["terms", "one"], "crf_penalty", keepdims=1),
+        node("Sub", ["level", "crf_penalty"], "z"),
+        node("Mul", ["z", "target_std"], "spread"),
+        node("Add", ["spread", "target_mean"], "unclipped"),
+        node("Clip", ["unclipped", "vmaf_min", "vmaf_max"], "vmaf64"),
+        node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
+    ]
+    return initializers, nodes
 
 
 def run(input: Any, output: Any, params: Any, codec: str) -> str:

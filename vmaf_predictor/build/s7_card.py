@@ -87,31 +87,57 @@ def render(
     feature_source = FEATURE_SOURCES[corpus.features]
     versions_text = ", ".join(f"{k} {versions[k]}" for k in sorted(versions))
     corpus_line = "synthetic, seeded by the codec name" if stub else "measured"
+    curve_alone = _curve_alone(trained)
+    if curve_alone is None:
+        model_rows = (
+            (
+                "network",
+                f"monotone in CRF by construction: a 13 -> {s.hidden} -> {s.hidden} "
+                "ReLU trunk on the other features (sizes, rates and counts as "
+                "log(max(x, 1))) gives a level and "
+                f"{2 * s.crf_knots + 1} non-negative weights of a CRF basis that "
+                f"never decreases ({s.crf_knots} knots); VMAF = the level minus the "
+                "weighted basis, scaled by the training targets' mean and spread "
+                "and clipped to [0, 100]; input scaling and normalisation are part "
+                "of the graph" + _blend_text(trained),
+            ),
+            (
+                "training",
+                f"Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), "
+                f"batch {s.batch_size}, {_epochs(trained)}, MSE on VMAF, seed "
+                f"{s.seed}, float64; each optional measurement of each row left out "
+                f"(sent as {NOT_MEASURED}) with probability {s.unmeasured_rate:g} "
+                "per epoch",
+            ),
+            (
+                "export rule",
+                "float64 weights rounded to float32 (nearest, ties to even)",
+            ),
+        )
+    else:
+        model_rows = (
+            (
+                "curve",
+                f"{curve_alone.describe()}; never rises with CRF; clipped to "
+                "[0, 100]; no network: the grouped validation folds chose this "
+                "curve alone over the network and every blend (see Model "
+                "selection); the input's logged sizes are part of the graph",
+            ),
+            (
+                "training",
+                "least squares on VMAF over all rows, a fixed number of damped "
+                "Gauss-Newton steps (exp and log by exact series, sums by "
+                "math.fsum), float64; no network was trained",
+            ),
+            ("export rule", "the curve's float64 coefficients, unrounded"),
+        )
     provenance = _table(
         ("codec", f"`{codec}`"),
         ("corpus kind", f"`{corpus.label}` ({corpus_line})"),
         ("corpus digest", f"sha256 `{corpus.sha256}` of the canonical training table"),
         ("rows", _rows_line(trained, corpus)),
         ("features", feature_source),
-        (
-            "network",
-            f"monotone in CRF by construction: a 13 -> {s.hidden} -> {s.hidden} "
-            "ReLU trunk on the other features (sizes, rates and counts as "
-            "log(max(x, 1))) gives a level and "
-            f"{2 * s.crf_knots + 1} non-negative weights of a CRF basis that never "
-            f"decreases ({s.crf_knots} knots); VMAF = the level minus the weighted "
-            "basis, scaled by the training targets' mean and spread and clipped "
-            "to [0, 100]; input scaling and normalisation are part of the graph"
-            + _blend_text(trained),
-        ),
-        (
-            "training",
-            f"Adam lr {s.learning_rate:g} (betas {s.beta1:g}, {s.beta2:g}), "
-            f"batch {s.batch_size}, {_epochs(trained)}, MSE on VMAF, seed {s.seed}, "
-            f"float64; each optional measurement of each row left out (sent as "
-            f"{NOT_MEASURED}) with probability {s.unmeasured_rate:g} per epoch",
-        ),
-        ("export rule", "float64 weights rounded to float32 (nearest, ties to even)"),
+        *model_rows,
         ("built with", versions_text),
         ("ONNX", f"opset {opset}, {allowlist.nodes} nodes, {len(onnx_bytes)} bytes"),
         ("ONNX sha256", f"`{onnx_sha256}`"),
@@ -120,6 +146,7 @@ def render(
             f"{allowlist.status} (libvmaf list; ops used: {', '.join(allowlist.ops)})",
         ),
     )
+    monotone = "network" if curve_alone is None else "curve"
     return f"""{title}
 
 - **Codec adapter**: `{codec}`
@@ -144,7 +171,7 @@ Output `vmaf`: float32 `[N, 1]`, the predicted VMAF, always inside [0, 100]
 (the graph ends in a clip to that range). Read it like a VMAF score: 100 is
 indistinguishable from the source, about 93 is the usual "visually lossless"
 target, below about 70 is visibly degraded. With the other features fixed,
-the prediction never rises as the quality value (CRF) rises: the network is
+the prediction never rises as the quality value (CRF) rises: the {monotone} is
 monotone by construction, so a search over CRF is well defined.
 
 ## Usage
@@ -182,29 +209,22 @@ print(float(vmaf[0, 0]))
 """
 
 
+def _curve_alone(trained: TrainedModel) -> curve_head.Curve | None:
+    """The curve of a model that is its curve alone (weight 1), else None."""
+    if trained.blend and trained.blend["weight"] == 1.0:
+        return curve_head.curve_from_dict(trained.blend)
+    return None
+
+
 def _blend_text(trained: TrainedModel) -> str:
     if not trained.blend:
         return ""
     w = trained.blend["weight"]
-    if trained.blend.get("kind") == curve_head.KIND:
-        a, g0, g1, g2 = curve_head.from_dict(trained.blend).params
-        return (
-            f"; blended with a logistic curve whose CRF slope follows the probe: "
-            f"VMAF = clip({1 - w:g} x network + {w:g} x 100*sigmoid(a - "
-            f"exp(g0 + g1*log bpp' + g2*m*log P bpp')*crf'), 0, 100), crf', "
-            f"log bpp' and log P bpp' (the probe's mean P-frame bytes per "
-            f"pixel; m = 0 when frame sizes are not measured) standardised over "
-            f"the training rows, a {a:.4f}, g0 {g0:.4f}, g1 {g1:.4f}, g2 "
-            f"{g2:.4f}; the weight chosen on the grouped validation folds that "
-            "chose the epochs"
-        )
-    a, b, c = trained.blend["params"]
+    curve = curve_head.curve_from_dict(trained.blend)
     return (
-        f"; blended with the logistic baseline curve: VMAF = clip({1 - w:g} x "
-        f"network + {w:g} x 100*sigmoid(a + b*crf' + c*log bpp'), 0, 100), crf' "
-        f"and log bpp' standardised over the training rows, a {a:.4f}, b "
-        f"{b:.4f} (<= 0), c {c:.4f}; the weight chosen on the grouped "
-        "validation fold that chose the epochs"
+        f"; blended with {curve.describe()}: VMAF = clip({1 - w:g} x network + "
+        f"{w:g} x curve, 0, 100); the weight chosen on the grouped validation "
+        "folds that chose the epochs (see Model selection)"
     )
 
 
@@ -288,6 +308,8 @@ def _held_out(trained: TrainedModel) -> str:
         )
     if e.get("figures"):
         text += "\n" + _baselines(e) + "\n"
+    if e.get("selection"):
+        text += "\n" + _selection(e, trained) + "\n"
     return text
 
 
@@ -316,6 +338,70 @@ def _baselines(e: Mapping[str, Any]) -> str:
         )
     lines += ["", f"Lowest RMSE: **{evaluation.BASELINE_TEXT[e['winner']]}**."]
     return "\n".join(lines)
+
+
+def _selection(e: Mapping[str, Any], trained: TrainedModel) -> str:
+    """How the shipped model was chosen: every candidate's figure on the
+    inner folds of the training rows, and what each outer fold chose."""
+    chosen = e["selection"]
+    lines = [
+        "## Model selection",
+        "",
+        f"What this file computes was chosen on its training rows alone: their "
+        f"{chosen['sources']} sources split into {evaluation.INNER_FOLDS} grouped "
+        f"folds (seed {trained.settings.seed}), {chosen['folds']} of them watched "
+        "in turn, the network trained on the other folds with the watched one "
+        "held out and each curve fitted on the same other rows. Each "
+        f"candidate's RMSE on the {chosen['rows']} watched rows; a candidate "
+        "with the network is scored on each watched fold at the epoch count "
+        "the other watched folds chose, so its many epoch counts are no edge "
+        "over a curve's single fit. The curve alone with the lower RMSE ships "
+        "(a tie goes to the fewer parameters) unless a candidate with the "
+        f"network beats it by more than {_number(_needed(chosen))} "
+        "standard errors of their paired per-fold difference; a network then "
+        "trains on all rows for the epoch count best over every watched fold."
+        + _evidence(chosen),
+        "",
+        "| Candidate | Inner-fold RMSE | Epochs |",
+        "|---|---|---|",
+    ]
+    for candidate in chosen["candidates"]:
+        name = f"`{candidate['name']}`"
+        if candidate["name"] == chosen["chosen"]:
+            name = f"**{name}** (shipped)"
+        epochs = candidate["epochs"] if candidate["epochs"] is not None else "-"
+        lines.append(f"| {name} | {candidate['rmse']:.3f} | {epochs} |")
+    choices = e.get("fold_choices") or []
+    if choices:
+        counts = {name: choices.count(name) for name in dict.fromkeys(choices)}
+        made = ", ".join(f"`{name}` in {n}" for name, n in counts.items())
+        lines += [
+            "",
+            f"The cross-validation above made this choice again inside each of "
+            f"its {len(choices)} outer folds, on that fold's training rows alone "
+            f"(its held-out sources took no part; seed {trained.settings.seed}): "
+            f"{made}.",
+        ]
+    return "\n".join(lines)
+
+
+def _needed(selection: Mapping[str, Any]) -> float:
+    """The standard errors a network needed (as recorded with the choice)."""
+    return selection.get("evidence", {}).get("needed", 0.0)
+
+
+def _evidence(selection: Mapping[str, Any]) -> str:
+    """The best network candidate's lead over the best curve, in words."""
+    evidence = selection.get("evidence")
+    if not evidence:
+        return ""
+    verdict = "enough" if selection["chosen"] == evidence["network"] else "not enough"
+    return (
+        f" Here the best with the network, `{evidence['network']}`, leads "
+        f"`{evidence['curve']}` by {evidence['lead']:.1f} (squared VMAF error "
+        f"summed over the watched rows) with a standard error of "
+        f"{evidence['standard_error']:.1f}: {verdict}."
+    )
 
 
 def _signed(value: float) -> str:
