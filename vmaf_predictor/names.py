@@ -1,10 +1,14 @@
 """File names of the published artefacts: the one place they are spelled.
 
 The workflow's rules, the runtime predictor, the card, the hash stage, verify
-and the report all name ``model/`` files through these functions.
+and the report all name ``model/`` files through these functions; the
+sweep's shots are named here too, with the inverse (a shot's clip), which
+grouped evaluation groups by.
 """
 
 from __future__ import annotations
+
+import re
 
 MODEL_DIR = "model"
 SUMS_NAME = "SHA256SUMS"
@@ -19,3 +23,31 @@ def model_file_name(codec: str) -> str:
 def card_file_name(codec: str) -> str:
     """``predictor_<codec>_card.md``: the model card beside it."""
     return f"predictor_{codec}_card.md"
+
+
+# Shots -------------------------------------------------------------------------
+# A sweep source is one shot. A clip the shot split finds one shot in is
+# swept under its own name; a clip of several shots gives one source per shot,
+# named ``<clip>@shot<NNN>`` (NNN from 000, in frame order). ``@`` is never in
+# a clip's name (sources.NAME_PATTERN), so the clip of a source is exact.
+SHOT_SEPARATOR = "@shot"
+SHOT_DIGITS = 3
+_SHOT_SUFFIX = re.compile(rf"{re.escape(SHOT_SEPARATOR)}(\d{{{SHOT_DIGITS},}})\Z")
+
+
+def shot_name(clip: str, index: int, shots: int) -> str:
+    """The ``src`` of shot ``index`` (from 0) of a clip split into ``shots``:
+    the clip's own name when it is one shot, ``<clip>@shot<NNN>`` otherwise."""
+    if not 0 <= index < shots:
+        raise ValueError(f"shot {index} of a clip of {shots} shots")
+    if shots == 1:
+        return clip
+    return f"{clip}{SHOT_SEPARATOR}{index:0{SHOT_DIGITS}d}"
+
+
+def clip_of(src: str) -> str:
+    """The clip a source (a row's ``src``) comes from: the inverse of
+    :func:`shot_name`. A ``src`` without a shot suffix (a clip swept whole,
+    or any corpus's own names) is its own clip, unchanged."""
+    match = _SHOT_SUFFIX.search(src)
+    return src[: match.start()] if match and match.start() > 0 else src
