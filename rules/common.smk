@@ -25,7 +25,12 @@ from vmaf_predictor.build.code import module_files
 from vmaf_predictor.build.network import TrainSettings, train_job_resources
 from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
-from vmaf_predictor.build.sources import NAME_PATTERN, SourcesError, list_sources
+from vmaf_predictor.build.sources import (
+    NAME_PATTERN,
+    SRC_PATTERN,
+    SourcesError,
+    list_sources,
+)
 from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
 
@@ -287,9 +292,9 @@ def sweep_check_manifest():
 
 
 def after_sweep_check(**inputs):
-    """Named inputs of a job that must wait for the clip check: the clip,
-    and ``inputs`` (paths with wildcards). The manifest is an ancient input,
-    so a re-run check (a clip added) reruns no job of another clip."""
+    """Named inputs of a clip's job that must wait for the clip check: the
+    clip, and ``inputs`` (paths with wildcards). The manifest is an ancient
+    input, so a re-run check (a clip added) reruns no job of another clip."""
 
     def wait_for_check(wildcards):
         values = dict(wildcards.items())
@@ -303,19 +308,104 @@ def after_sweep_check(**inputs):
     return wait_for_check
 
 
+def clip_shots(clip):
+    """A clip's shot entries (results/sweep/shots/<clip>.json); before its
+    sweep_shots checkpoint has run, Snakemake runs it first and plans the
+    jobs that call this afterwards."""
+    manifest = checkpoints.sweep_shots.get(clip=clip).output.shots
+    return json.loads(Path(manifest).read_text(encoding="utf-8"))["shots"]
+
+
+def shot_entry(src):
+    clip = names.clip_of(src)
+    for entry in clip_shots(clip):
+        if entry["src"] == src:
+            return entry
+    raise WorkflowError(f"{src}: no such shot of clip {clip}")
+
+
+def shot_path(src):
+    """The file a source (a shot) is swept from: its own reference, or the
+    clip itself when the clip is one clean shot."""
+    if shot_entry(src)["reference"]:
+        return expand(rules.sweep_reference.output.reference, src=src)[0]
+    return CLIP_PATHS[names.clip_of(src)]
+
+
+def reference_inputs(wildcards):
+    """A shot reference's inputs: the clip, and its shots manifest (ancient:
+    a re-run split that gives the shot the same frames rewrites nothing)."""
+    clip = names.clip_of(wildcards.src)
+    shot_entry(wildcards.src)  # the split first
+    return {
+        "clip": CLIP_PATHS[clip],
+        "shots": ancient(checkpoints.sweep_shots.get(clip=clip).output.shots),
+    }
+
+
+def after_shots(**inputs):
+    """Named inputs of a source's (a shot's) job: the file it is swept from
+    (shot_path), the clip check's manifest (ancient), and ``inputs``."""
+
+    def wait_for_shots(wildcards):
+        values = dict(wildcards.items())
+        named = {key: value.format(**values) for key, value in inputs.items()}
+        return {
+            "checked": ancient(sweep_check_manifest()),
+            "clip": shot_path(wildcards.src),
+            **named,
+        }
+
+    return wait_for_shots
+
+
+def sweep_sources():
+    """Every sweep source (a shot), in row order: clips in sources order,
+    each clip's shots in frame order (after every clip's split)."""
+    return [entry["src"] for clip in CLIP_PATHS for entry in clip_shots(clip)]
+
+
+def shot_manifests():
+    return [checkpoints.sweep_shots.get(clip=clip).output.shots for clip in CLIP_PATHS]
+
+
 def sweep_plan():
-    """(clip, codec, quality value) of every row, in row order: clips in
-    sources order, codecs in sweep_codecs order, quality values ascending."""
+    """(source, codec, quality value) of every row, in row order: sources in
+    sweep_sources order, codecs in sweep_codecs order, quality values
+    ascending."""
     return [
-        [clip, codec, q]
-        for clip in CLIP_PATHS
+        [src, codec, q]
+        for src in sweep_sources()
         for codec in SWEEP_CODECS
         for q in workflow_config.ladder(config, codec)
     ]
 
 
 def sweep_probes():
-    return [[clip, codec] for clip in CLIP_PATHS for codec in SWEEP_CODECS]
+    return [[src, codec] for src in sweep_sources() for codec in SWEEP_CODECS]
+
+
+def gather_inputs(wildcards):
+    """sweep_gather's inputs, once every clip is split: each clip's shots
+    manifest, and each source's info, probes and encodes in row order."""
+    plan, probes = sweep_plan(), sweep_probes()
+    return {
+        "shots": shot_manifests(),
+        "infos": expand(rules.sweep_clip.output.info, src=sweep_sources()),
+        "probes": expand(
+            rules.sweep_probe.output.probe,
+            zip,
+            src=[src for src, _ in probes],
+            codec=[codec for _, codec in probes],
+        ),
+        "encodes": expand(
+            rules.sweep_encode.output.result,
+            zip,
+            src=[src for src, _, _ in plan],
+            codec=[codec for _, codec, _ in plan],
+            q=[q for _, _, q in plan],
+        ),
+    }
 
 
 def sweep_target(wildcards):

@@ -158,12 +158,21 @@ def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
     """With clips to sweep (``sources``), what stops the sweep's settings
     from working, each naming its key: a swept codec outside the registry or
     without a software encoder (a hardware one says what it needs), a ladder
-    of another codec, a ladder outside its codec's quality range."""
+    of another codec, a ladder outside its codec's quality range, shots
+    whose maximum length is under twice their minimum."""
     from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS, hardware_problem
 
     if not config.get("sources"):
         return []
     problems: list[tuple[Key, str]] = []
+    shots = config["shots"]
+    if shots["max_frames"] < 2 * shots["min_frames"]:
+        text = (
+            f"key shots.max_frames: {shots['max_frames']} is less than twice "
+            f"shots.min_frames ({shots['min_frames']}): a take cut to max_frames "
+            "would leave pieces shorter than min_frames"
+        )
+        problems.append((("shots", "max_frames"), text))
     for codec in config["sweep_codecs"]:
         if codec not in config["codecs"]:
             text = (

@@ -2,10 +2,12 @@
 opened here: the ``sweep_check`` job does that).
 
 ``sources`` is a directory, searched recursively for ``.y4m``, ``.mkv``,
-``.mp4``, ``.mov`` and ``.webm`` files (sorted by path), or a sources sheet:
-a ``.tsv`` with a header line and the columns ``name`` and ``path`` (a path
-relative to the sheet's directory, or absolute), each line checked against
-``schemas/sources.schema.yaml``. Each clip is one shot.
+``.mp4``, ``.mov``, ``.webm``, ``.avi``, ``.mpg`` and ``.mpeg`` files (sorted
+by path), or a sources sheet: a ``.tsv`` with a header line and the columns
+``name`` and ``path`` (a path relative to the sheet's directory, or
+absolute), each line checked against ``schemas/sources.schema.yaml``. The
+sweep cuts each clip into shots (``sweep_shots``); a shot's source name is
+:func:`vmaf_predictor.names.shot_name` of the clip's (:data:`SRC_PATTERN`).
 
 A clip's name comes from its file name (from its path below the directory,
 without the suffix; ``/`` becomes ``__``), or from the sheet. It names the
@@ -22,8 +24,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SUFFIXES = (".y4m", ".mkv", ".mp4", ".mov", ".webm")
+from vmaf_predictor.names import SHOT_DIGITS, SHOT_SEPARATOR
+
+SUFFIXES = (".y4m", ".mkv", ".mp4", ".mov", ".webm", ".avi", ".mpg", ".mpeg")
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+# A sweep source: a clip's name, or a clip's name and its shot (no braces:
+# Snakemake's wildcard constraints cannot hold a regex repetition count).
+_SHOT_NUMBER = r"\d" * SHOT_DIGITS + r"\d*"  # SHOT_DIGITS digits or more
+SRC_PATTERN = rf"{NAME_PATTERN}(?:{re.escape(SHOT_SEPARATOR)}{_SHOT_NUMBER})?"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 

@@ -51,9 +51,11 @@ import itertools
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from vmaf_predictor.runtime import ffmpeg as ff
 
@@ -118,6 +120,28 @@ class Timing:
         constant rate (then a whole-clip reference would be a copy)."""
         s = self.stream
         return s.pix_fmt == PIX_FMT and s.width % 2 == 0 == s.height % 2 and self.cfr
+
+
+def timing_to_json(timing: Timing) -> dict[str, Any]:
+    """A :class:`Timing` as JSON (the sweep's shots manifest keeps it, so a
+    shot's reference is written without decoding the clip once more)."""
+    s = timing.stream
+    return {
+        "width": s.width,
+        "height": s.height,
+        "pix_fmt": s.pix_fmt,
+        "fps": f"{s.fps.numerator}/{s.fps.denominator}",
+        "pts_time": list(timing.pts_time),
+    }
+
+
+def timing_from_json(data: Mapping[str, Any]) -> Timing:
+    stream = ff.Stream(
+        int(data["width"]), int(data["height"]), str(data["pix_fmt"]),
+        Fraction(data["fps"]),
+    )  # fmt: skip
+    times = tuple(None if t is None else float(t) for t in data["pts_time"])
+    return Timing(stream, times)
 
 
 @dataclass(frozen=True)
