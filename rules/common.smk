@@ -8,6 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
+
 from vmaf_predictor.build import runs
 
 if workflow.is_main_process:
@@ -309,11 +312,18 @@ def after_sweep_check(**inputs):
 
 
 def clip_shots(clip):
-    """A clip's shot entries (results/sweep/shots/<clip>.json); before its
-    sweep_shots checkpoint has run, Snakemake runs it first and plans the
-    jobs that call this afterwards."""
-    manifest = checkpoints.sweep_shots.get(clip=clip).output.shots
-    return json.loads(Path(manifest).read_text(encoding="utf-8"))["shots"]
+    """A clip's shot entries; before every clip is split (the sweep_sources
+    checkpoint), Snakemake runs the splits first and plans the jobs that
+    call this afterwards."""
+    listing = checkpoints.sweep_sources.get().output.sources
+    clips = json.loads(Path(listing).read_text(encoding="utf-8"))["clips"]
+    if clip not in clips:
+        # A listing of an earlier run, before this clip was added: wait for
+        # the checkpoint to run again.
+        raise IncompleteCheckpointException(
+            rules.sweep_sources.rule, checkpoint_target(listing)
+        )
+    return clips[clip]
 
 
 def shot_entry(src):
@@ -336,10 +346,10 @@ def reference_inputs(wildcards):
     """A shot reference's inputs: the clip, and its shots manifest (ancient:
     a re-run split that gives the shot the same frames rewrites nothing)."""
     clip = names.clip_of(wildcards.src)
-    shot_entry(wildcards.src)  # the split first
+    shot_entry(wildcards.src)  # every split first
     return {
         "clip": CLIP_PATHS[clip],
-        "shots": ancient(checkpoints.sweep_shots.get(clip=clip).output.shots),
+        "shots": ancient(expand(rules.sweep_shots.output.shots, clip=clip)[0]),
     }
 
 
@@ -365,10 +375,6 @@ def sweep_sources():
     return [entry["src"] for clip in CLIP_PATHS for entry in clip_shots(clip)]
 
 
-def shot_manifests():
-    return [checkpoints.sweep_shots.get(clip=clip).output.shots for clip in CLIP_PATHS]
-
-
 def sweep_plan():
     """(source, codec, quality value) of every row, in row order: sources in
     sweep_sources order, codecs in sweep_codecs order, quality values
@@ -386,11 +392,11 @@ def sweep_probes():
 
 
 def gather_inputs(wildcards):
-    """sweep_gather's inputs, once every clip is split: each clip's shots
-    manifest, and each source's info, probes and encodes in row order."""
+    """sweep_gather's inputs, once every clip is split: the sources, and
+    each source's info, probes and encodes in row order."""
     plan, probes = sweep_plan(), sweep_probes()
     return {
-        "shots": shot_manifests(),
+        "sources": checkpoints.sweep_sources.get().output.sources,
         "infos": expand(rules.sweep_clip.output.info, src=sweep_sources()),
         "probes": expand(
             rules.sweep_probe.output.probe,

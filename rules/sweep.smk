@@ -27,7 +27,7 @@ checkpoint sweep_check:
         stage_job(rule, input, output, params, log, wildcards)
 
 
-checkpoint sweep_shots:
+rule sweep_shots:
     """A clip's shots: scene cuts (FFmpeg's scdet), long takes cut at
     shots.max_frames; each shot is one sweep source."""
     input:
@@ -50,6 +50,29 @@ checkpoint sweep_shots:
         clip=lambda wildcards: wildcards.clip,
         shots=config["shots"],
         sweep=sweep_settings(),
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
+
+
+checkpoint sweep_sources:
+    """Every clip's shots, in sources order: the sweep's sources. Snakemake
+    plans each source's jobs once it has run (every clip split, in
+    parallel)."""
+    input:
+        code=code("sweep_sources"),
+        shots=expand(rules.sweep_shots.output.shots, clip=list(CLIP_PATHS)),
+    output:
+        sources="results/sweep/sources.json",
+    log:
+        "logs/sweep_sources.log",
+    benchmark:
+        "benchmarks/sweep_sources.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        clips=list(CLIP_PATHS),
     run:
         stage_job(rule, input, output, params, log, wildcards)
 

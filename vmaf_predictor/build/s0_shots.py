@@ -1,5 +1,7 @@
 """Stage 0 (with ``--config sources=...``): each clip of the sweep into
-shots (``sweep_shots``, a checkpoint per clip), every shot one sweep source.
+shots (``sweep_shots``, per clip), every shot one sweep source, and the list
+of every clip's shots (``sweep_sources``, the checkpoint after which
+Snakemake plans each source's jobs).
 
 The job decodes the clip twice (its frame timestamps, then FFmpeg's scene
 scores), cuts it (:func:`vmaf_predictor.runtime.shots.split`, config
@@ -75,3 +77,16 @@ def run(input: Any, output: Any, params: Any, codec: None = None) -> str:
         f"{input.clip}: {timing.frames} frames, {len(entries)} shot(s): cuts at "
         f"frames {cuts or 'none'}, {pieces} more at the maximum length{whole}"
     )
+
+
+def run_sources(input: Any, output: Any, params: Any, codec: None = None) -> str:
+    """Stage entry point of ``sweep_sources``: every clip's shot entries,
+    in sources order (``results/sweep/sources.json``)."""
+    clips = {}
+    for clip, path in zip(params.clips, input.shots, strict=True):
+        with open(path, encoding="utf-8") as handle:
+            clips[clip] = json.load(handle)["shots"]
+    text = json.dumps({"clips": clips}, indent=1, sort_keys=True) + "\n"
+    write_atomic(output.sources, text.encode("utf-8"))
+    count = sum(len(entries) for entries in clips.values())
+    return f"{count} sources (shots) from {len(clips)} clips"

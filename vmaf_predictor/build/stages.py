@@ -22,6 +22,7 @@ PACKAGE = "vmaf_predictor.build"
 STAGES: dict[str, str] = {
     "sweep_check": "s0_sweep.run_check",
     "sweep_shots": "s0_shots.run",
+    "sweep_sources": "s0_shots.run_sources",
     "sweep_reference": "s0_reference.run",
     "sweep_clip": "s0_sweep.run_clip",
     "sweep_probe": "s0_sweep.run_probe",
