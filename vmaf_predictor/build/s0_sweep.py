@@ -315,5 +315,6 @@ def run_gather(input: Any, output: Any, params: Any, codec: None = None) -> str:
     _write_json(output.summary, summary)
     return (
         f"{len(rows)} rows ({len(failed)} failed) from {summary['sources']} "
-        f"sources ({summary['clips']} clips) into {output.corpus}; content sha256 {summary['content_sha256']}"
+        f"sources ({summary['clips']} clips) into {output.corpus}; "
+        f"content sha256 {summary['content_sha256']}"
     )

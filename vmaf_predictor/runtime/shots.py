@@ -28,6 +28,7 @@ fewest pieces of at most ``max_frames``, of equal length to a frame.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import tempfile
@@ -108,7 +109,7 @@ def split(scores: list[float], settings: ShotSettings) -> list[Shot]:
             cuts.append(frame)
     cuts.sort()
     shots = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         pieces = math.ceil((end - start) / settings.max_frames)
         for k in range(pieces):
             a = start + (end - start) * k // pieces
