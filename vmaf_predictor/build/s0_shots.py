@@ -21,23 +21,21 @@ import json
 from typing import Any
 
 from vmaf_predictor.build.jobs import write_atomic
-from vmaf_predictor.names import shot_name
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime import reference, shots
 
 
 def plan(clip: str, timing: reference.Timing, found: list[shots.Shot]) -> list[dict]:
-    """The manifest's shot entries."""
-    whole = len(found) == 1 and timing.clean
+    """The manifest's shot entries (:func:`shots.sources`)."""
     return [
         {
-            "src": shot_name(clip, i, len(found)),
-            "start": shot.start,
-            "frames": shot.frames,
-            "starts_at": shot.starts_at,
-            "reference": not whole,
+            "src": source.src,
+            "start": source.shot.start,
+            "frames": source.shot.frames,
+            "starts_at": source.shot.starts_at,
+            "reference": source.own_reference,
         }
-        for i, shot in enumerate(found)
+        for source in shots.sources(clip, timing, found)
     ]
 
 

@@ -35,7 +35,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmaf_predictor.names import shot_name
 from vmaf_predictor.runtime import ffmpeg as ff
+from vmaf_predictor.runtime import reference
 
 CUT, LENGTH, START = "cut", "length", "start"  # why a shot starts where it does
 
@@ -125,3 +127,51 @@ def find_shots(
     """The clip's shots, and the scene scores they were cut by."""
     scores = scene_scores(ffmpeg, path)
     return split(scores, settings), scores
+
+
+@dataclass(frozen=True)
+class Source:
+    """A shot as a sweep source: its name (``src``), its frames, and whether
+    it is swept from a reference of its own or from the clip file itself
+    (a clip that is one shot and already clean)."""
+
+    src: str
+    shot: Shot
+    own_reference: bool
+
+
+def sources(clip: str, timing: reference.Timing, found: list[Shot]) -> list[Source]:
+    """The sources of a clip named ``clip`` cut into ``found`` shots: the one
+    convention the sweep and the runtime share."""
+    whole = len(found) == 1 and timing.clean
+    return [
+        Source(shot_name(clip, i, len(found)), shot, not whole)
+        for i, shot in enumerate(found)
+    ]
+
+
+def write_shots(
+    ffmpeg: str,
+    clip: str | Path,
+    directory: str | Path,
+    settings: ShotSettings,
+    name: str | None = None,
+) -> list[tuple[Source, Path]]:
+    """A clip cut into shots as the sweep cuts it, each shot's file: its
+    clean reference ``<directory>/<src>.y4m``, or the clip itself when it
+    is one clean shot. For the runtime and tools (the demo's held-out
+    clips): the sweep itself runs the same steps as two rules."""
+    clip = Path(clip)
+    timing = reference.inspect(ffmpeg, clip)
+    found, _ = find_shots(ffmpeg, clip, settings)
+    out = []
+    for source in sources(name or clip.stem, timing, found):
+        path = clip
+        if source.own_reference:
+            path = Path(directory) / f"{source.src}.y4m"
+            reference.write_reference(
+                ffmpeg, clip, path, start=source.shot.start,
+                frames=source.shot.frames, timing=timing,
+            )  # fmt: skip
+        out.append((source, path))
+    return out
