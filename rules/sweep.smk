@@ -48,7 +48,7 @@ rule sweep_shots:
         runtime=30,
     params:
         clip=lambda wildcards: wildcards.clip,
-        shots=config["shots"],
+        shots=workflow_config.shot_settings(config),
         sweep=sweep_settings(),
     run:
         stage_job(rule, input, output, params, log, wildcards)

@@ -165,12 +165,12 @@ def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
     if not config.get("sources"):
         return []
     problems: list[tuple[Key, str]] = []
-    shots = config["shots"]
-    if shots["max_frames"] < 2 * shots["min_frames"]:
+    low, high = (int(config["shots"][key]) for key in ("min_frames", "max_frames"))
+    if low < 1 or high < 2 * low:
         text = (
-            f"key shots.max_frames: {shots['max_frames']} is less than twice "
-            f"shots.min_frames ({shots['min_frames']}): a take cut to max_frames "
-            "would leave pieces shorter than min_frames"
+            f"key shots.max_frames: {high} is less than twice shots.min_frames "
+            f"({low}), or min_frames is 0: a take cut to max_frames would leave "
+            "pieces shorter than min_frames"
         )
         problems.append((("shots", "max_frames"), text))
     for codec in config["sweep_codecs"]:
@@ -209,6 +209,17 @@ def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
             )
             problems.append((path, text))
     return problems
+
+
+def shot_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``shots`` as numbers (--config passes nested values as strings), so
+    a job's params change only when a value does."""
+    shots = config["shots"]
+    return {
+        "threshold": float(shots["threshold"]),
+        "min_frames": int(shots["min_frames"]),
+        "max_frames": int(shots["max_frames"]),
+    }
 
 
 def train_settings(config: Mapping[str, Any], codec: str) -> dict[str, Any]:
