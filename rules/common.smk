@@ -294,23 +294,6 @@ def sweep_check_manifest():
     return checkpoints.sweep_check.get().output.manifest
 
 
-def after_sweep_check(**inputs):
-    """Named inputs of a clip's job that must wait for the clip check: the
-    clip, and ``inputs`` (paths with wildcards). The manifest is an ancient
-    input, so a re-run check (a clip added) reruns no job of another clip."""
-
-    def wait_for_check(wildcards):
-        values = dict(wildcards.items())
-        named = {key: value.format(**values) for key, value in inputs.items()}
-        return {
-            "checked": ancient(sweep_check_manifest()),
-            "clip": CLIP_PATHS[wildcards.clip],
-            **named,
-        }
-
-    return wait_for_check
-
-
 def clip_shots(clip):
     """A clip's shot entries; before every clip is split (the sweep_sources
     checkpoint), Snakemake runs the splits first and plans the jobs that
