@@ -294,12 +294,27 @@ def sweep_check_manifest():
     return checkpoints.sweep_check.get().output.manifest
 
 
+_LISTINGS = {}
+
+
+def read_listing(path):
+    """sweep_sources' listing, parsed once per version of the file (the
+    scheduler asks for a source's file many times)."""
+    stat = os.stat(path)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LISTINGS:
+        _LISTINGS.clear()
+        text = Path(path).read_text(encoding="utf-8")
+        _LISTINGS[key] = json.loads(text)["clips"]
+    return _LISTINGS[key]
+
+
 def clip_shots(clip):
     """A clip's shot entries; before every clip is split (the sweep_sources
     checkpoint), Snakemake runs the splits first and plans the jobs that
     call this afterwards."""
     listing = checkpoints.sweep_sources.get().output.sources
-    clips = json.loads(Path(listing).read_text(encoding="utf-8"))["clips"]
+    clips = read_listing(listing)
     if clip not in clips:
         # A listing of an earlier run, before this clip was added: wait for
         # the checkpoint to run again.
