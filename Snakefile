@@ -30,6 +30,7 @@ include: "rules/report.smk"
 wildcard_constraints:
     codec="|".join(CODECS),
     clip=NAME_PATTERN,
+    src=SRC_PATTERN,
     q=r"\d+",
 
 

@@ -8,6 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
+
 from vmaf_predictor.build import runs
 
 if workflow.is_main_process:
@@ -25,7 +28,7 @@ from vmaf_predictor.build.code import module_files
 from vmaf_predictor.build.network import TrainSettings, train_job_resources
 from vmaf_predictor.build.s1_split import corpus_files
 from vmaf_predictor.build.s7_card import built_with
-from vmaf_predictor.build.sources import SourcesError, list_sources
+from vmaf_predictor.build.sources import SRC_PATTERN, SourcesError, list_sources
 from vmaf_predictor.names import NAME_PATTERN
 from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
@@ -287,36 +290,122 @@ def sweep_check_manifest():
     return checkpoints.sweep_check.get().output.manifest
 
 
-def after_sweep_check(**inputs):
-    """Named inputs of a job that must wait for the clip check: the clip,
-    and ``inputs`` (paths with wildcards). The manifest is an ancient input,
-    so a re-run check (a clip added) reruns no job of another clip."""
+_LISTINGS = {}
 
-    def wait_for_check(wildcards):
+
+def read_listing(path):
+    """sweep_sources' listing, parsed once per version of the file (the
+    scheduler asks for a source's file many times)."""
+    stat = os.stat(path)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LISTINGS:
+        _LISTINGS.clear()
+        text = Path(path).read_text(encoding="utf-8")
+        _LISTINGS[key] = json.loads(text)["clips"]
+    return _LISTINGS[key]
+
+
+def clip_shots(clip):
+    """A clip's shot entries; before every clip is split (the sweep_sources
+    checkpoint), Snakemake runs the splits first and plans the jobs that
+    call this afterwards."""
+    listing = checkpoints.sweep_sources.get().output.sources
+    clips = read_listing(listing)
+    if clip not in clips:
+        # A listing of an earlier run, before this clip was added: wait for
+        # the checkpoint to run again.
+        raise IncompleteCheckpointException(
+            rules.sweep_sources.rule, checkpoint_target(listing)
+        )
+    return clips[clip]
+
+
+def shot_entry(src):
+    clip = names.clip_of(src)
+    for entry in clip_shots(clip):
+        if entry["src"] == src:
+            return entry
+    raise WorkflowError(f"{src}: no such shot of clip {clip}")
+
+
+def shot_path(src):
+    """The file a source (a shot) is swept from: its own reference, or the
+    clip itself when the clip is one clean shot."""
+    if shot_entry(src)["reference"]:
+        return expand(rules.sweep_reference.output.reference, src=src)[0]
+    return CLIP_PATHS[names.clip_of(src)]
+
+
+def reference_inputs(wildcards):
+    """A shot reference's inputs: the clip, and its shots manifest (ancient:
+    a re-run split that gives the shot the same frames rewrites nothing)."""
+    clip = names.clip_of(wildcards.src)
+    shot_entry(wildcards.src)  # every split first
+    return {
+        "clip": CLIP_PATHS[clip],
+        "shots": ancient(expand(rules.sweep_shots.output.shots, clip=clip)[0]),
+    }
+
+
+def after_shots(**inputs):
+    """Named inputs of a source's (a shot's) job: the file it is swept from
+    (shot_path), the clip check's manifest (ancient), and ``inputs``."""
+
+    def wait_for_shots(wildcards):
         values = dict(wildcards.items())
         named = {key: value.format(**values) for key, value in inputs.items()}
         return {
             "checked": ancient(sweep_check_manifest()),
-            "clip": CLIP_PATHS[wildcards.clip],
+            "clip": shot_path(wildcards.src),
             **named,
         }
 
-    return wait_for_check
+    return wait_for_shots
+
+
+def sweep_sources():
+    """Every sweep source (a shot), in row order: clips in sources order,
+    each clip's shots in frame order (after every clip's split)."""
+    return [entry["src"] for clip in CLIP_PATHS for entry in clip_shots(clip)]
 
 
 def sweep_plan():
-    """(clip, codec, quality value) of every row, in row order: clips in
-    sources order, codecs in sweep_codecs order, quality values ascending."""
+    """(source, codec, quality value) of every row, in row order: sources in
+    sweep_sources order, codecs in sweep_codecs order, quality values
+    ascending."""
     return [
-        [clip, codec, q]
-        for clip in CLIP_PATHS
+        [src, codec, q]
+        for src in sweep_sources()
         for codec in SWEEP_CODECS
         for q in workflow_config.ladder(config, codec)
     ]
 
 
 def sweep_probes():
-    return [[clip, codec] for clip in CLIP_PATHS for codec in SWEEP_CODECS]
+    return [[src, codec] for src in sweep_sources() for codec in SWEEP_CODECS]
+
+
+def gather_inputs(wildcards):
+    """sweep_gather's inputs, once every clip is split: the sources, and
+    each source's info, probes and encodes in row order."""
+    plan, probes = sweep_plan(), sweep_probes()
+    return {
+        "sources": checkpoints.sweep_sources.get().output.sources,
+        "infos": expand(rules.sweep_clip.output.info, src=sweep_sources()),
+        "probes": expand(
+            rules.sweep_probe.output.probe,
+            zip,
+            src=[src for src, _ in probes],
+            codec=[codec for _, codec in probes],
+        ),
+        "encodes": expand(
+            rules.sweep_encode.output.result,
+            zip,
+            src=[src for src, _, _ in plan],
+            codec=[codec for _, codec, _ in plan],
+            q=[q for _, _, q in plan],
+        ),
+    }
 
 
 def sweep_target(wildcards):

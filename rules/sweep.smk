@@ -1,5 +1,5 @@
-# Stage 0 (with --config sources=DIR or a sources sheet): the encode + libvmaf
-# sweep. Its rows (results/sweep/corpus.jsonl) are one more corpus file for
+# Stage 0 (with --config sources=DIR or a sources sheet): each clip into shots,
+# then the encode + libvmaf sweep of every shot. Its rows (results/sweep/corpus.jsonl) are one more corpus file for
 # the split; `snakemake sweep --config sources=DIR` stops there.
 
 
@@ -28,18 +28,93 @@ checkpoint sweep_check:
         stage_job(rule, input, output, params, log, wildcards)
 
 
-rule sweep_clip:
-    """A clip's stream facts, frame count, sha256 and the signalstats of its
-    analysis window."""
+rule sweep_shots:
+    """A clip's shots: scene cuts (FFmpeg's scdet), long takes cut at
+    shots.max_frames; each shot is one sweep source."""
     input:
-        unpack(after_sweep_check()),
+        # After the clip check (ancient: a clip added reruns no other split).
+        checked=ancient(rules.sweep_check.output.manifest),
+        clip=lambda wildcards: CLIP_PATHS[wildcards.clip],
+        code=code("sweep_shots"),
+    output:
+        shots="results/sweep/shots/{clip}.json",
+    log:
+        "logs/sweep_shots/{clip}.log",
+    benchmark:
+        "benchmarks/sweep_shots/{clip}.tsv"
+    # Two decodes of the clip (timestamps, scene scores).
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        clip=lambda wildcards: wildcards.clip,
+        shots=workflow_config.shot_settings(config),
+        sweep=sweep_settings(),
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
+
+
+checkpoint sweep_sources:
+    """Every clip's shots, in sources order: the sweep's sources. Snakemake
+    plans each source's jobs once it has run (every clip split, in
+    parallel)."""
+    input:
+        code=code("sweep_sources"),
+        shots=expand(rules.sweep_shots.output.shots, clip=list(CLIP_PATHS)),
+    output:
+        sources="results/sweep/sources.json",
+    log:
+        "logs/sweep_sources.log",
+    benchmark:
+        "benchmarks/sweep_sources.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        clips=list(CLIP_PATHS),
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
+
+
+rule sweep_reference:
+    """A shot's frames of its clip as the clean reference the sweep scores
+    against (8-bit 4:2:0, even size, constant rate, y4m)."""
+    input:
+        unpack(reference_inputs),
+        code=code("sweep_reference"),
+    output:
+        reference="results/sweep/references/{src}.y4m",
+    log:
+        "logs/sweep_reference/{src}.log",
+    benchmark:
+        "benchmarks/sweep_reference/{src}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        shot=lambda wildcards: {
+            key: shot_entry(wildcards.src)[key] for key in ("start", "frames")
+        },
+        sweep=sweep_settings(),
+    run:
+        stage_job(rule, input, output, params, log, wildcards)
+
+
+rule sweep_clip:
+    """A source's (a shot's) stream facts, frame count, sha256 and the
+    signalstats of its analysis window."""
+    input:
+        unpack(after_shots()),
         code=code("sweep_clip"),
     output:
-        info="results/sweep/clips/{clip}.json",
+        info="results/sweep/clips/{src}.json",
     log:
-        "logs/sweep_clip/{clip}.log",
+        "logs/sweep_clip/{src}.log",
     benchmark:
-        "benchmarks/sweep_clip/{clip}.tsv"
+        "benchmarks/sweep_clip/{src}.tsv"
     threads: 1
     resources:
         mem_mb=500,
@@ -51,16 +126,16 @@ rule sweep_clip:
 
 
 rule sweep_probe:
-    """The codec's probe encode of a clip's analysis window."""
+    """The codec's probe encode of a source's analysis window."""
     input:
-        unpack(after_sweep_check(info=rules.sweep_clip.output.info)),
+        unpack(after_shots(info=rules.sweep_clip.output.info)),
         code=code("sweep_probe"),
     output:
-        probe="results/sweep/probes/{clip}/{codec}.json",
+        probe="results/sweep/probes/{src}/{codec}.json",
     log:
-        "logs/sweep_probe/{clip}/{codec}.log",
+        "logs/sweep_probe/{src}/{codec}.log",
     benchmark:
-        "benchmarks/sweep_probe/{clip}/{codec}.tsv"
+        "benchmarks/sweep_probe/{src}/{codec}.tsv"
     threads: config["sweep"]["threads"]
     resources:
         mem_mb=1000,
@@ -72,16 +147,17 @@ rule sweep_probe:
 
 
 rule sweep_encode:
-    """One production encode at one quality value, scored with libvmaf."""
+    """One production encode of a source at one quality value, scored with
+    libvmaf."""
     input:
-        unpack(after_sweep_check()),
+        unpack(after_shots()),
         code=code("sweep_encode"),
     output:
-        result="results/sweep/encodes/{clip}/{codec}/{q}.json",
+        result="results/sweep/encodes/{src}/{codec}/{q}.json",
     log:
-        "logs/sweep_encode/{clip}/{codec}/{q}.log",
+        "logs/sweep_encode/{src}/{codec}/{q}.log",
     benchmark:
-        "benchmarks/sweep_encode/{clip}/{codec}/{q}.tsv"
+        "benchmarks/sweep_encode/{src}/{codec}/{q}.tsv"
     threads: config["sweep"]["threads"]
     resources:
         mem_mb=1500,
@@ -96,22 +172,9 @@ rule sweep_encode:
 rule sweep_gather:
     """Every row, in a fixed order, into results/sweep/corpus.jsonl."""
     input:
+        unpack(gather_inputs),
         code=code("sweep_gather"),
         manifest=rules.sweep_check.output.manifest,
-        infos=expand(rules.sweep_clip.output.info, clip=list(CLIP_PATHS)),
-        probes=expand(
-            rules.sweep_probe.output.probe,
-            zip,
-            clip=[clip for clip, _ in sweep_probes()],
-            codec=[codec for _, codec in sweep_probes()],
-        ),
-        encodes=expand(
-            rules.sweep_encode.output.result,
-            zip,
-            clip=[clip for clip, _, _ in sweep_plan()],
-            codec=[codec for _, codec, _ in sweep_plan()],
-            q=[q for _, _, q in sweep_plan()],
-        ),
     output:
         corpus=SWEEP_CORPUS,
         summary="results/sweep/summary.json",
@@ -124,9 +187,9 @@ rule sweep_gather:
         mem_mb=1000,
         runtime=10,
     params:
-        clips=list(CLIP_PATHS),
-        probes=sweep_probes(),
-        plan=sweep_plan(),
+        clips=lambda wildcards: sweep_sources(),
+        probes=lambda wildcards: sweep_probes(),
+        plan=lambda wildcards: sweep_plan(),
         vmaf_model=config["sweep"]["vmaf_model"],
     run:
         stage_job(rule, input, output, params, log, wildcards)

@@ -160,3 +160,22 @@ def odd_size(directory: Path) -> Path:
         directory / "odd.mkv", "testsrc2=s=640x360:r=25,scale=641:361", 8,
         "-pix_fmt", "yuv420p", *FFV1,
     )  # fmt: skip
+
+
+def make_multi_shot_clip(
+    directory: Path, name: str = "multi", frames: tuple[int, int] = (8, 10)
+) -> Path:
+    """Two different lavfi sources one after the other (a hard cut between
+    them): ``frames[0]`` of testsrc2, then ``frames[1]`` of a mandelbrot, as
+    one 160x90 25 fps y4m, bit-exact."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / f"{name}.y4m"
+    first, second = frames
+    graph = (
+        f"testsrc2=s=160x90:r=25,trim=end_frame={first}[a];"
+        f"mandelbrot=s=160x90:r=25,trim=end_frame={second},format=yuv420p[b];"
+        "[a][b]concat=n=2:v=1"
+    )
+    args = [*ff.base(ff.locate(None)), "-y", "-filter_complex", graph]
+    ff.run([*args, "-pix_fmt", "yuv420p", *ff.BITEXACT, str(out)]).check(name)
+    return out

@@ -211,3 +211,22 @@ def test_a_card_of_a_curve_alone_describes_the_curve_not_a_network(
     assert "| curve | the logistic baseline curve 100*sigmoid(a + b*crf'" in text
     assert "| network |" not in text and "no network was trained" in text
     assert "the curve is\nmonotone by construction" in text
+
+
+def test_a_card_of_shots_says_its_folds_are_grouped_by_clip(trained_x264, onnx_x264):
+    figures = {
+        name: {"rmse": 9.0, "plcc": 0.5, "srocc": 0.5, "max_abs_error": 9.0,
+               "mean_signed_error": 0.0}
+        for name in ("model", "fold mean", "analytical", "parametric")
+    }  # fmt: skip
+    evaluation = {"split": "clip", "groups": 6, "folds": 5, "rows": 48,
+                  "figures": figures, "winner": "model",
+                  "seed_rmse": []}  # fmt: skip
+    model = dataclasses.replace(
+        trained_x264, n_holdout=0, evaluation=evaluation,
+        metrics={**figures["model"], "rmse_unmeasured": 9.0},
+    )  # fmt: skip
+    text = _real_card(model, onnx_x264)
+    assert "Split by clip: cross-validation grouped by clip, 5 seeded folds" in text
+    assert "over 6 clips, every clip held out once" in text
+    assert "split by clip (6 clips)" in text

@@ -129,3 +129,24 @@ def test_any_other_key_names_config_yaml(tmp_path):
     source = _source(tmp_path, {})
     assert source(("train", "seed")) == "config.yaml"
     assert source(("codecs", "libx264", "quality_range")) == "config.yaml"
+
+
+def test_shots_get_their_defaults_and_take_digits_from_the_command_line(config):
+    cfg = copy.deepcopy(config)
+    cfg["sources"] = "clips"
+    cfg["shots"] = {"threshold": "12.5", "max_frames": "96"}
+    _validate(cfg)
+    assert workflow_config.shot_settings(cfg) == {
+        "threshold": 12.5, "min_frames": 24, "max_frames": 96,
+    }  # fmt: skip
+
+
+def test_a_maximum_shot_length_under_twice_the_minimum_is_named(config):
+    cfg = copy.deepcopy(config)
+    cfg["sources"] = "clips"
+    cfg["shots"] = {"min_frames": 24, "max_frames": 40}
+    with pytest.raises(workflow_config.ConfigError) as error:
+        _validate(cfg)
+    assert "key shots.max_frames: 40 is less than twice shots.min_frames (24)" in str(
+        error.value
+    )

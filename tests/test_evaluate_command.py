@@ -108,3 +108,27 @@ def test_evaluate_names_the_first_bad_row(tmp_path, capsys):
     assert cli.main(["evaluate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{bad}:1:" in err
+
+
+def test_evaluate_groups_a_clips_shots_together(tmp_path, capsys):
+    """Rows of two shots of clip a and one plain source b: two clips, each
+    with the RMSE of its own rows (a hand computation)."""
+    names = {"a": "a@shot000", "b": "b"}
+    lines = [
+        {"encoder": "libx264", "crf": crf, "vmaf_score": score, **SHOT,
+         "src": names[src] if crf != 30 else "a@shot001"}
+        for src, crf, score in ROWS
+    ]  # fmt: skip
+    path = tmp_path / "shots.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert cli.main(["evaluate", str(path), "--json"]) == 0
+    entry = json.loads(capsys.readouterr().out)["codecs"]["libx264"]
+    _, _, errors = _hand()
+    assert entry["clips"] == 2 and list(entry["by_clip"]) == ["a", "b"]
+    for clip, mine in (("a", errors[:2]), ("b", errors[2:])):
+        figures = entry["by_clip"][clip]
+        assert figures["rows"] == 2
+        expected = math.sqrt(sum(e * e for e in mine) / 2)
+        assert figures["model_rmse"] == pytest.approx(expected)
+    assert cli.main(["evaluate", str(path)]) == 0
+    assert "libx264 model RMSE by clip (2 clips): a " in capsys.readouterr().out

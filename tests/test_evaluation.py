@@ -32,6 +32,40 @@ def test_grouped_folds_are_seeded():
     assert ev.grouped_folds(names, 5, 1) != ev.grouped_folds(names, 5, 2)
 
 
+@pytest.mark.parametrize("seed", [0, 3, 42])
+def test_two_shots_of_one_clip_are_never_on_both_sides_of_a_fold(seed):
+    """Shots (clip@shotNNN) of one clip share its content: the fold holds
+    the clip out, all its shots at once."""
+    names = [
+        f"clip{c}@shot{s:03d}" if c % 2 else f"clip{c}"  # odd clips have shots
+        for c in range(7)
+        for s in range(c % 3 + 1)
+        for _ in range(4)
+    ]
+    folds = ev.grouped_folds(names, 5, seed)
+    assert folds.by == "clip" and folds.groups == 7 and len(folds.held_out) == 5
+    for k, held in enumerate(folds.held_out):
+        held_clips = {names[i].split("@")[0] for i in held}
+        trained = {names[i].split("@")[0] for i in folds.training(k, len(names))}
+        assert held_clips and not held_clips & trained
+
+
+def test_plain_sources_group_exactly_as_before_shots():
+    """Without a shot suffix, grouping by clip is grouping by source: the
+    same folds as grouping the names themselves (what the committed real
+    cards were made with)."""
+    names = [f"clips/clip{i % 9:04d}.y4m" for i in range(45)]
+    folds = ev.grouped_folds(names, 5, 42)
+    assert folds.by == "source" and folds.groups == 9
+    by_hand = {name: [i for i, n in enumerate(names) if n == name] for name in names}
+    held, sizes = [[] for _ in range(5)], [0] * 5
+    for name in ev._shuffled(sorted(by_hand), 42):
+        k = min(range(5), key=lambda f: sizes[f])
+        held[k] += by_hand[name]
+        sizes[k] += len(by_hand[name])
+    assert folds.held_out == [sorted(fold) for fold in held]
+
+
 def test_without_sources_the_folds_split_by_row():
     folds = ev.grouped_folds([""] * 7, 5, 0)
     assert folds.by == "row" and len(folds.held_out) == 5 and folds.groups == 7

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 from checkout import ROOT, copy_workflow
-from clips import make_tiny_clips
+from clips import make_multi_shot_clip, make_tiny_clips
 from workflow_runs import real_rows, snakemake, vmaf_predictor, write_corpus
 
+from vmaf_predictor.build.s0_sweep import sha256_file
+from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.clip import measure_features, sweep_settings
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 from vmaf_predictor.runtime.predictor import lookup_codec
@@ -159,7 +161,10 @@ def test_a_new_clip_sweeps_only_that_clip(swept):
     (new,) = make_tiny_clips(clips / "new", names=("bars",))
     try:
         jobs = _run_plan(checkout, "sweep", "--config", f"sources={clips}")
-        assert jobs and all(w.startswith("clip=new__bars") for _, w in jobs)
+        # its shots' split (clip=) and its one source's jobs (src=), no other
+        assert jobs and all(
+            w.startswith(("clip=new__bars", "src=new__bars")) for _, w in jobs
+        )
         assert len(rows_of(checkout)) == 28
     finally:
         new.unlink()
@@ -167,6 +172,52 @@ def test_a_new_clip_sweeps_only_that_clip(swept):
     # and back to the three clips: nothing is recomputed
     assert _run_plan(checkout, "sweep", "--config", f"sources={clips}") == set()
     assert len(rows_of(checkout)) == 21
+
+
+def test_a_multi_shot_clip_is_one_source_per_shot(tmp_path):
+    """A clip of two lavfi sources (8 frames, a hard cut, 10 frames), shots
+    of 4 to 8 frames: a source per shot, the take after the cut in two; an
+    odd-size clip beside it is one source, swept from its cropped reference."""
+    clips = tmp_path / "clips"
+    make_multi_shot_clip(clips, "multi", frames=(8, 10))
+    odd = clips / "odd.mkv"
+    args = [
+        *ff.base(ff.locate(None)),
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=161x91:r=25",
+    ]
+    args += ["-frames:v", "8", "-pix_fmt", "yuv420p", "-c:v", "ffv1", *ff.BITEXACT]
+    ff.run([*args, str(odd)]).check("odd clip")
+    checkout = checkout_with(
+        tmp_path / "c", sweep_ladder={"libx264": [30]}, sweep_codecs=["libx264"],
+        shots={"min_frames": 4, "max_frames": 8},
+    )  # fmt: skip
+    result = snakemake(
+        checkout, "--cores", "2", "sweep", "--config", f"sources={clips}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = rows_of(checkout)
+    # the cut at frame 8; the 10 frames after it are longer than 8: two of 5
+    assert [(r["src"], round(r["duration_s"] * 25)) for r in rows] == [
+        ("multi@shot000", 8), ("multi@shot001", 5), ("multi@shot002", 5),
+        ("odd", 8),
+    ]  # fmt: skip
+    references = checkout / "results" / "sweep" / "references"
+    for row in rows:
+        swept = references / f"{row['src']}.y4m"
+        assert row["src_sha256"] == sha256_file(swept)
+    assert (rows[-1]["width"], rows[-1]["height"]) == (160, 90)  # cropped
+    shots = json.loads((checkout / "results/sweep/shots/multi.json").read_text())
+    assert [s["starts_at"] for s in shots["shots"]] == ["start", "cut", "length"]
+    summary = json.loads((checkout / "results/sweep/summary.json").read_text())
+    assert (summary["clips"], summary["sources"]) == (2, 4)
+    # the runtime measures a shot's reference exactly as its row says
+    settings = sweep_settings(checkout / "config.yaml")
+    features = measure_features(references / "multi@shot001.y4m", "libx264", settings)
+    assert features == {name: rows[1][name] for name in FEATURE_NAMES[1:]}
 
 
 def test_a_file_that_is_not_video_stops_the_run_before_any_encode(tmp_path):

@@ -1,19 +1,29 @@
-"""``make demo``: real weights end to end, in a work directory of its own.
+"""``make demo``: real weights end to end, on synthetic clips and real
+camera footage, in a work directory of its own.
 
 1. Makes a small deterministic set of clips with FFmpeg's lavfi sources
-   (textures, motion, grain, flat areas; 320x180, 1.6 to 2 s each): twelve to train
-   on and three held out.
-2. Runs the workflow on the twelve in the work directory
-   (``snakemake all_stubs --directory DIR --config sources=clips/train``):
-   the sweep, then real models for the five software encoders (the nine
-   hardware codecs stay stubs). The committed ``model/`` is never touched:
-   the demo's models land in ``DIR/model``.
-3. On the held-out clips, for each swept codec and the targets 88 and 93,
-   picks a quality value from the clip's measured features with the demo's
-   model and with the analytical fallback curve, encodes at each with the
-   sweep's production settings and scores it with libvmaf (predict, then
-   verify): the mean absolute error between target and measured VMAF of
-   both is written to ``DIR/evaluation.md`` (and ``.json``).
+   (textures, motion, grain, flat areas; 320x180, 1.6 to 2 s each): twelve
+   to train on and three held out.
+2. Takes real footage from the footage cache (``make footage``; fetched
+   when missing, :mod:`vmaf_predictor.build.footage`): a segment of each
+   clip of :data:`FOOTAGE`, downscaled to at most :data:`FOOTAGE_HEIGHT`
+   lines (:func:`vmaf_predictor.runtime.reference.write_reference`: the 2
+   cores of the demo's machine), five clips to train on, two held out.
+3. Runs the workflow on the training clips in the work directory
+   (``snakemake all_stubs --directory DIR --config sources=clips/train``,
+   shots of at most :data:`MAX_SHOT_FRAMES` frames): each clip cut into
+   shots, the sweep of every shot, then real models for the five software
+   encoders (the nine hardware codecs stay stubs). The committed ``model/``
+   is never touched: the demo's models land in ``DIR/model``.
+4. On the held-out clips, whole clips none of whose shots was trained on
+   (:func:`held_out_evaluation`): each cut into shots as the sweep cuts
+   them; for each shot, swept codec and the targets 88 and 93, picks a
+   quality value from the shot's measured features with the demo's model
+   and with the analytical fallback curve, encodes at each with the sweep's
+   production settings and scores it with libvmaf (predict, then verify):
+   the error between target and measured VMAF is written to
+   ``DIR/evaluation.md`` (and ``.json``), for the synthetic and the real
+   held-out clips apart.
 
     python tools/demo.py [--dir results/demo] [--cores 2]
 """
@@ -31,7 +41,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vmaf_predictor.build.footage import FootageError  # noqa: E402
 from vmaf_predictor.runtime import ffmpeg as ff  # noqa: E402
+
+# The demo's footage (footage.yaml's clips): (first frame, frames, held out).
+# Segments, to fit 2 cores: bikes keeps its first two cuts (three shots),
+# the others one or two shots of MAX_SHOT_FRAMES or fewer. Held out: the
+# night towers (odd height, one cut inside the segment) and the cube.
+FOOTAGE = {
+    "bikes": (0, 106, False),
+    "vtest": (0, 72, False),
+    "bigbuckbunny": (0, 72, False),
+    "tree": (0, 68, False),
+    "carphone": (0, 72, False),
+    "city": (92, 48, True),
+    "cube": (0, 48, True),
+}
+FOOTAGE_HEIGHT = 144  # lines at most (downscaled, never up)
+MAX_SHOT_FRAMES = 48  # the demo's shots.max_frames (the lavfi clips: one shot)
 
 SIZE = "320x180"
 # name: (lavfi graph, frames). Deterministic: every random source is seeded
@@ -121,10 +148,45 @@ def make_clips(ffmpeg: str, directory: Path, clips: dict) -> list[Path]:
     return made
 
 
+def make_footage(ffmpeg: str, work: Path) -> tuple[list[Path], list[Path]]:
+    """The demo's footage segments, downscaled, as y4m in ``clips/train``
+    and ``clips/heldout`` (skipped when present); the footage is fetched
+    into its cache first when missing."""
+    from vmaf_predictor.build import footage
+    from vmaf_predictor.runtime import reference
+
+    clips = {c.name: c for c in footage.load_manifest()}
+    paths = footage.fetch(
+        clips=[clips[name] for name in FOOTAGE],
+        log=lambda line: print(line, flush=True),
+    )
+    train, held_out = [], []
+    for name, (start, frames, held) in FOOTAGE.items():
+        out = work / "clips" / ("heldout" if held else "train") / f"{name}.y4m"
+        if not out.exists():
+            ref = reference.write_reference(
+                ffmpeg, paths[name], out, start=start, frames=frames,
+                height=FOOTAGE_HEIGHT,
+            )  # fmt: skip
+            changes = "; ".join(ref.changes) or "as decoded"
+            print(f"  {out.relative_to(work)}: {ref.width}x{ref.height}, {changes}")
+        (held_out if held else train).append(out)
+    return train, held_out
+
+
+def demo_config(work: Path) -> None:
+    """The checkout's config.yaml with the demo's shot length."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    config["shots"] = {**config.get("shots", {}), "max_frames": MAX_SHOT_FRAMES}
+    text = yaml.safe_dump(config, sort_keys=False)
+    (work / "config.yaml").write_text(text, encoding="utf-8")
+
+
 def build(work: Path, cores: int, extra: list[str]) -> float:
     """The workflow in ``work`` on the training clips; its wall time."""
-    config = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    (work / "config.yaml").write_text(config, encoding="utf-8")
+    demo_config(work)
     command = [
         sys.executable,
         "-m",
@@ -146,17 +208,35 @@ def build(work: Path, cores: int, extra: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def evaluate_one(work: Path, clip: Path, codec: str) -> list[dict]:
-    """One held-out clip and codec: both predictors at both targets, each
+def held_out_shots(work: Path, clips: list[Path]) -> list[tuple[str, str, Path]]:
+    """(clip, shot src, file) of every shot of the held-out clips, cut as
+    the sweep cuts its clips (the demo's config ``shots``); a clip of one
+    clean shot is its own file."""
+    from vmaf_predictor import config_file
+    from vmaf_predictor.runtime import shots
+
+    settings = shots.ShotSettings(**config_file.load(work / "config.yaml")["shots"])
+    ffmpeg = ff.locate(None)
+    out = []
+    for clip in clips:
+        directory = work / "heldout_shots"
+        for source, path in shots.write_shots(ffmpeg, clip, directory, settings):
+            out.append((clip.stem, source.src, path))
+    return out
+
+
+def evaluate_one(work: Path, model_dir: Path, shot: tuple, codec: str) -> list[dict]:
+    """One held-out shot and codec: both predictors at both targets, each
     choice encoded and scored."""
     from vmaf_predictor.runtime import encode, measure
     from vmaf_predictor.runtime.clip import sweep_settings
     from vmaf_predictor.runtime.predictor import Predictor, model_path_for
 
+    clip, src, path = shot
     settings = sweep_settings(work / "config.yaml")
-    features, measured = measure.measure(clip, codec, settings)
+    features, measured = measure.measure(path, codec, settings)
     predictors = {
-        "model": Predictor(model_path_for(codec, work / "model")),
+        "model": Predictor(model_path_for(codec, model_dir)),
         "analytical": Predictor(),
     }
     cases, scored = [], {}
@@ -165,11 +245,13 @@ def evaluate_one(work: Path, clip: Path, codec: str) -> list[dict]:
             choice = predictor.pick_crf(features, target, codec)
             if choice.crf not in scored:
                 scored[choice.crf] = encode.encode_and_score(
-                    clip, codec, choice.crf, settings, measured.clip.frames
+                    path, codec, choice.crf, settings, measured.clip.frames
                 ).vmaf_score
             cases.append(
                 {
-                    "clip": clip.stem,
+                    "clip": clip,
+                    "shot": src,
+                    "real": clip in FOOTAGE,
                     "codec": codec,
                     "target": target,
                     "predictor": kind,
@@ -181,77 +263,106 @@ def evaluate_one(work: Path, clip: Path, codec: str) -> list[dict]:
     return cases
 
 
-def evaluate(work: Path, clips: list[Path], cores: int) -> dict:
-    """Target against measured VMAF on the held-out clips: the demo's
-    models and the analytical curve, each choice encoded and scored
-    (``cores`` clips and codecs at a time)."""
+def held_out_evaluation(
+    work: Path, clips: list[Path], model_dir: Path, cores: int
+) -> dict:
+    """Target against measured VMAF on the held-out clips' shots: the
+    models of ``model_dir`` and the analytical curve, each choice encoded
+    and scored (``cores`` shots and codecs at a time).
+
+    The demo's one table of held-out picks: a function of the held-out clip
+    paths and the model directory, so a table of other pick strategies
+    (a search that encodes and corrects, a crf-search) can take its place
+    or sit beside it, on exactly these clips."""
     summary = json.loads((work / "results" / "sweep" / "summary.json").read_text())
     codecs = list(summary["rows_per_codec"])
-    tasks = [(clip, codec) for clip in clips for codec in codecs]
+    shots = held_out_shots(work, clips)
+    tasks = [(shot, codec) for shot in shots for codec in codecs]
     with ProcessPoolExecutor(cores) as pool:
-        futures = [pool.submit(evaluate_one, work, c, k) for c, k in tasks]
+        futures = [pool.submit(evaluate_one, work, model_dir, s, k) for s, k in tasks]
         cases = []
-        for (clip, codec), future in zip(tasks, futures, strict=True):
+        for (shot, codec), future in zip(tasks, futures, strict=True):
             cases += future.result()
-            print(f"  evaluated {clip.stem} {codec}", flush=True)
+            print(f"  evaluated {shot[1]} {codec}", flush=True)
     return {"cases": cases, "summary": summarise(cases, codecs)}
 
 
 def summarise(cases: list[dict], codecs: list[str]) -> list[dict]:
     """Mean |target - measured| (and signed, and how often the target was
-    met) per codec, target and predictor, then over every codec."""
+    met) per set (real footage, synthetic, both), codec, target and
+    predictor; "all" codecs pooled too."""
     lines = []
-    for codec in [*codecs, "all"]:
-        for target in TARGETS:
-            for kind in ("model", "analytical"):
-                chosen = [
-                    c
-                    for c in cases
-                    if c["predictor"] == kind
-                    and c["target"] == target
-                    and codec in (c["codec"], "all")
-                    and c["measured_vmaf"] is not None
-                ]
-                errors = [c["measured_vmaf"] - target for c in chosen]
-                lines.append(
-                    {
-                        "codec": codec,
-                        "target": target,
-                        "predictor": kind,
-                        "n": len(errors),
-                        "mae": round(sum(map(abs, errors)) / len(errors), 2),
-                        "mean_error": round(sum(errors) / len(errors), 2),
-                        "met": sum(e >= 0 for e in errors),
-                    }
-                )
+    for kind_of in ("real", "synthetic", "all"):
+        for codec in [*codecs, "all"]:
+            for target in TARGETS:
+                for kind in ("model", "analytical"):
+                    chosen = [
+                        c
+                        for c in cases
+                        if c["predictor"] == kind
+                        and c["target"] == target
+                        and codec in (c["codec"], "all")
+                        and kind_of in ("all", "real" if c["real"] else "synthetic")
+                        and c["measured_vmaf"] is not None
+                    ]
+                    if not chosen:
+                        continue
+                    errors = [c["measured_vmaf"] - target for c in chosen]
+                    lines.append(
+                        {
+                            "set": kind_of,
+                            "codec": codec,
+                            "target": target,
+                            "predictor": kind,
+                            "n": len(errors),
+                            "mae": round(sum(map(abs, errors)) / len(errors), 2),
+                            "mean_error": round(sum(errors) / len(errors), 2),
+                            "met": sum(e >= 0 for e in errors),
+                            "within_2": sum(abs(e) <= 2 for e in errors),
+                        }
+                    )
     return lines
 
 
-def markdown(result: dict, timings: dict) -> str:
+def markdown(result: dict, timings: dict, clips: list[Path]) -> str:
+    real = sorted({c["clip"] for c in result["cases"] if c["real"]})
+    synthetic = sorted({c["clip"] for c in result["cases"] if not c["real"]})
+    shots = sorted({c["shot"] for c in result["cases"]})
     lines = [
         "# Demo: held-out evaluation",
         "",
-        "Per held-out clip, codec and target: the quality value picked from the "
-        "clip's measured features, encoded with the sweep's production settings "
-        "and scored with libvmaf. Error = measured - target VMAF.",
+        "Held out: whole clips, none of whose shots was trained on; real "
+        f"footage {', '.join(real)}, synthetic {', '.join(synthetic)} "
+        f"({len(shots)} shots). Per shot, codec and target: the quality value "
+        "picked from the shot's measured features, encoded with the sweep's "
+        "production settings and scored with libvmaf. Error = measured - "
+        "target VMAF; within 2 = |error| <= 2.",
         "",
-        "| codec | target | predictor | clips | MAE | mean error | target met |",
-        "|---|---|---|---|---|---|---|",
+        "| set | codec | target | predictor | shots | MAE | mean error | "
+        "target met | within 2 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["summary"]:
+        if s["codec"] != "all" and s["set"] == "all":
+            continue
         lines.append(
-            f"| {s['codec']} | {s['target']:g} | {s['predictor']} | {s['n']} | "
-            f"{s['mae']:.2f} | {s['mean_error']:+.2f} | {s['met']}/{s['n']} |"
+            f"| {s['set']} | {s['codec']} | {s['target']:g} | {s['predictor']} | "
+            f"{s['n']} | {s['mae']:.2f} | {s['mean_error']:+.2f} | "
+            f"{s['met']}/{s['n']} | {s['within_2']}/{s['n']} |"
         )
-    lines += ["", "| clip | codec | target | predictor | crf | predicted | measured |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| clip | shot | codec | target | predictor | crf | predicted | measured |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c in result["cases"]:
         measured = (
             "failed" if c["measured_vmaf"] is None else f"{c['measured_vmaf']:.2f}"
         )
         lines.append(
-            f"| {c['clip']} | {c['codec']} | {c['target']:g} | {c['predictor']} | "
-            f"{c['crf']} | {c['predicted_vmaf']:.2f} | {measured} |"
+            f"| {c['clip']} | {c['shot']} | {c['codec']} | {c['target']:g} | "
+            f"{c['predictor']} | {c['crf']} | {c['predicted_vmaf']:.2f} | "
+            f"{measured} |"
         )
     lines += [
         "",
@@ -272,27 +383,37 @@ def main(argv: list[str] | None = None) -> int:
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     ffmpeg = ff.locate(None)
-    start = time.perf_counter()
+    begun = start = time.perf_counter()
     make_clips(ffmpeg, work / "clips" / "train", TRAIN)
     held_out = make_clips(ffmpeg, work / "clips" / "heldout", HELD_OUT)
     timings = {"clips": time.perf_counter() - start}
+    start = time.perf_counter()
+    try:
+        _, real_held_out = make_footage(ffmpeg, work)
+    except FootageError as error:  # one line: the package, what to do instead
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    held_out += real_held_out
+    timings["footage"] = time.perf_counter() - start
     timings["sweep and build"] = build(work, args.cores, args.snakemake_args)
     cards = sorted((work / "model").glob("predictor_*_card.md"))
     real = [p.name for p in cards if "`real-N=" in p.read_text(encoding="utf-8")]
     print(f"real-weight cards in {work / 'model'}: {', '.join(real)}", flush=True)
     if not args.skip_evaluation:
         start = time.perf_counter()
-        result = evaluate(work, held_out, args.cores)
+        result = held_out_evaluation(work, held_out, work / "model", args.cores)
         timings["evaluation"] = time.perf_counter() - start
         (work / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
-        (work / "evaluation.md").write_text(markdown(result, timings))
+        (work / "evaluation.md").write_text(markdown(result, timings, held_out))
         for s in result["summary"]:
             if s["codec"] == "all":
                 print(
-                    f"held out, target {s['target']:g}, {s['predictor']:>10}: "
-                    f"MAE {s['mae']:.2f} ({s['n']} encodes; mean error "
-                    f"{s['mean_error']:+.2f}; target met {s['met']}/{s['n']})"
+                    f"held out ({s['set']}), target {s['target']:g}, "
+                    f"{s['predictor']:>10}: MAE {s['mae']:.2f} ({s['n']} encodes; "
+                    f"mean error {s['mean_error']:+.2f}; target met "
+                    f"{s['met']}/{s['n']}; within 2: {s['within_2']}/{s['n']})"
                 )
+    timings["total"] = time.perf_counter() - begun
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     print(f"see {work}/evaluation.md and {work}/model/")
     return 0

@@ -158,12 +158,21 @@ def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
     """With clips to sweep (``sources``), what stops the sweep's settings
     from working, each naming its key: a swept codec outside the registry or
     without a software encoder (a hardware one says what it needs), a ladder
-    of another codec, a ladder outside its codec's quality range."""
+    of another codec, a ladder outside its codec's quality range, shots
+    whose maximum length is under twice their minimum."""
     from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS, hardware_problem
 
     if not config.get("sources"):
         return []
     problems: list[tuple[Key, str]] = []
+    low, high = (int(config["shots"][key]) for key in ("min_frames", "max_frames"))
+    if low < 1 or high < 2 * low:
+        text = (
+            f"key shots.max_frames: {high} is less than twice shots.min_frames "
+            f"({low}), or min_frames is 0: a take cut to max_frames would leave "
+            "pieces shorter than min_frames"
+        )
+        problems.append((("shots", "max_frames"), text))
     for codec in config["sweep_codecs"]:
         if codec not in config["codecs"]:
             text = (
@@ -200,6 +209,17 @@ def sweep_problems(config: Mapping[str, Any]) -> list[tuple[Key, str]]:
             )
             problems.append((path, text))
     return problems
+
+
+def shot_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``shots`` as numbers (--config passes nested values as strings), so
+    a job's params change only when a value does."""
+    shots = config["shots"]
+    return {
+        "threshold": float(shots["threshold"]),
+        "min_frames": int(shots["min_frames"]),
+        "max_frames": int(shots["max_frames"]),
+    }
 
 
 def train_settings(config: Mapping[str, Any], codec: str) -> dict[str, Any]:

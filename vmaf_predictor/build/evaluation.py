@@ -4,8 +4,9 @@ Real corpora hold a few source clips, each encoded at many quality values:
 two rows of one source are nearly the same shot, so a random row split puts
 every held-out source in training too and flatters the figures. A real
 codec is therefore scored by cross-validation grouped by source (``src``,
-which the split fills from ``src_sha256`` when ``src`` is missing): every
-source is held out once, by k = min(folds, sources) seeded folds, and the
+which the split fills from ``src_sha256`` when ``src`` is missing), and a
+swept clip's shots by their clip (:func:`grouped_folds`): every source (or
+clip) is held out once, by k = min(folds, groups) seeded folds, and the
 out-of-fold predictions of all rows are pooled. Synthetic stubs keep their
 seeded row split (their shots are independent draws).
 
@@ -33,10 +34,13 @@ import numpy as np
 
 from vmaf_predictor.build import metrics
 from vmaf_predictor.build.network import MODEL_COLUMNS, exact_exp, exact_log
+from vmaf_predictor.names import clip_of
 from vmaf_predictor.registry import Codec
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 LEARNER = "model"
+# Folds.by of a grouped split (the card names the unit); otherwise "row".
+GROUPED = ("source", "clip")
 BASELINES = ("fold mean", "analytical", "parametric")
 BASELINE_TEXT = {
     LEARNER: "this model",
@@ -60,8 +64,8 @@ _COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 class Folds:
     """Held-out row indices per fold, and how they were made."""
 
-    by: str  # "source" or "row"
-    groups: int  # sources (or rows) the folds were made of
+    by: str  # "clip" (sources with shots), "source" or "row"
+    groups: int  # clips, sources or rows the folds were made of
     held_out: list[list[int]]
 
     def training(self, fold: int, n_rows: int) -> list[int]:
@@ -79,18 +83,24 @@ def _shuffled(items: list, seed: int) -> list:
 
 
 def grouped_folds(sources: Sequence[str], folds: int, seed: int) -> Folds:
-    """k = min(folds, sources) folds, every source's rows in exactly one.
+    """k = min(folds, groups) folds, every group's rows in exactly one.
 
-    Sources are shuffled (seeded), then each goes to the fold with the
+    The group of a row is its source's *clip* (:func:`names.clip_of`): the
+    shots of one clip share its content (its camera, its light, often its
+    people), so they are held out together, never on both sides of a fold.
+    A corpus without shots (every ``src`` a plain name) groups by source,
+    exactly as before shots existed (``by`` "source"); with shots ``by`` is
+    "clip". Groups are shuffled (seeded), then each goes to the fold with the
     fewest rows so far (the first such fold on a tie). Without at least two
-    sources (no ``src`` recorded) the rows themselves are the groups.
+    groups (no ``src`` recorded) the rows themselves are the groups.
     """
-    names = sorted(set(sources))
-    by = "source"
+    clips = [clip_of(src) for src in sources]
+    by = "clip" if clips != list(sources) else "source"
+    names = sorted(set(clips))
     if len(names) < 2:
-        names, sources, by = [str(i) for i in range(len(sources))], None, "row"
+        names, clips, by = [str(i) for i in range(len(sources))], None, "row"
     rows: dict[str, list[int]] = {name: [] for name in names}
-    for i, name in enumerate(sources if sources is not None else names):
+    for i, name in enumerate(clips if clips is not None else names):
         rows[name].append(i)
     k = min(folds, len(names))
     if k < 2:

@@ -226,7 +226,8 @@ def plot_holdout(model: trained.TrainedModel, path: Path) -> None:
         s=28,
         alpha=0.85,
         label=(
-            f"out-of-fold rows ({len(actual)}, split by source)"
+            f"out-of-fold rows ({len(actual)}, split by "
+            f"{model.evaluation.get('split', 'source')})"
             if grouped
             else f"held-out rows ({len(actual)})"
         ),
@@ -304,7 +305,7 @@ class OverviewRow:
     allowlist: str
     validation: str
     committed: str  # "match", "differs" or "not committed"
-    split: str = "row"  # "source" (grouped cross-validation) or "row"
+    split: str = "row"  # "source" or "clip" (grouped cross-validation), "row"
     baselines: dict[str, float] = field(default_factory=dict)  # name -> RMSE
     winner: str = ""  # the lowest RMSE: evaluation.LEARNER or a baseline
 

@@ -4,17 +4,22 @@ for the ladder's encodes (:mod:`s0_encode`).
 - ``sweep_check`` (a checkpoint, one job): every clip must decode as video
   in FFmpeg, whole and undamaged (:func:`measure.clip_facts`), or the run
   stops here, before any encode, naming each file and the reason;
-- ``sweep_clip`` (per clip): stream facts, frame count, sha256 and the
+- ``sweep_shots`` (per clip, :mod:`s0_shots`) cuts it into shots and
+  ``sweep_reference`` (per shot, :mod:`s0_reference`) writes a shot's clean
+  reference; each shot is one source, swept by the steps below;
+- ``sweep_clip`` (per source): stream facts, frame count, sha256 and the
   signalstats of the analysis window;
-- ``sweep_probe`` (per clip and codec): the codec's probe encode;
-- ``sweep_gather`` (one job): one Phase A schema-v3 row per clip, codec and
+- ``sweep_probe`` (per source and codec): the codec's probe encode;
+- ``sweep_gather`` (one job): one Phase A schema-v3 row per source, codec and
   quality value, in a fixed order, into ``results/sweep/corpus.jsonl``: the
   canonical keys from the encode and the clip, and the 13 measured features
   computed by :func:`vmaf_predictor.runtime.measure.features`, the function
   the runtime uses.
 
 Each job's output holds measurements, not features, so a feature's
-definition lives in one place. Apart from ``encode_time_ms`` and
+definition lives in one place. A row's ``src`` names the shot
+(:func:`vmaf_predictor.names.shot_name`), its ``src_sha256`` is the sha256
+of the file the shot is swept from. Apart from ``encode_time_ms`` and
 ``score_time_ms``, a row depends only on the clips and the settings (the
 encoders were measured bit-exact at pinned threads; README "The sweep").
 """
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_predictor.build.jobs import write_atomic
+from vmaf_predictor.names import clip_of
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime import measure
 from vmaf_predictor.runtime import rows as phase_a
@@ -146,9 +152,10 @@ def content_digest(rows: list[dict[str, Any]]) -> str:
 
 
 def run_gather(input: Any, output: Any, params: Any, codec: None = None) -> str:
-    """Every row, in the order of ``params.plan`` (clips in sources order,
-    codecs in sweep_codecs order, quality values ascending), one JSON line
-    each (keys sorted), and a summary with the rows' content digest."""
+    """Every row, in the order of ``params.plan`` (sources, i.e. shots, in
+    clip order then frame order; codecs in sweep_codecs order, quality values
+    ascending), one JSON line each (keys sorted), and a summary with the
+    rows' content digest. ``params.clips`` are the sources."""
     manifest = _read_json(input.manifest)
     meta = {
         "vmaf_model": params.vmaf_model,
@@ -190,13 +197,15 @@ def run_gather(input: Any, output: Any, params: Any, codec: None = None) -> str:
     summary = {
         "rows": len(rows),
         "failed": len(failed),
-        "clips": len(params.clips),
+        "clips": len({clip_of(src) for src in params.clips}),
+        "sources": len(params.clips),
         "rows_per_codec": dict(Counter(r["encoder"] for r in rows)),
         "content_sha256": content_digest(rows),
         "ffmpeg_version": manifest["ffmpeg_version"],
     }
     _write_json(output.summary, summary)
     return (
-        f"{len(rows)} rows ({len(failed)} failed) from {len(params.clips)} clips "
-        f"into {output.corpus}; content sha256 {summary['content_sha256']}"
+        f"{len(rows)} rows ({len(failed)} failed) from {summary['sources']} "
+        f"sources ({summary['clips']} clips) into {output.corpus}; "
+        f"content sha256 {summary['content_sha256']}"
     )

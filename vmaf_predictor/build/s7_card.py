@@ -244,8 +244,8 @@ def _epochs(trained: TrainedModel) -> str:
 
 def _rows_line(trained: TrainedModel, corpus: CorpusInfo) -> str:
     e = trained.evaluation
-    if e.get("split") == "source" or trained.n_holdout == 0:
-        unit = "sources" if e.get("split") == "source" else "rows"
+    if e.get("split") in evaluation.GROUPED or trained.n_holdout == 0:
+        unit = f"{e['split']}s" if e.get("split") in evaluation.GROUPED else "rows"
         return (
             f"{corpus.rows}, all trained on; scored by {e.get('folds')}-fold "
             f"cross-validation split by {e.get('split')} ({e.get('groups')} {unit})"
@@ -264,8 +264,8 @@ def _held_out(trained: TrainedModel) -> str:
     e = trained.evaluation
     grouped = trained.n_holdout == 0
     if grouped:
-        unit = "source" if e["split"] == "source" else "row"
-        units = "sources" if e["split"] == "source" else "rows"
+        unit = e["split"] if e["split"] in evaluation.GROUPED else "row"
+        units = f"{unit}s"
         intro = (
             f"Split by {unit}: cross-validation grouped by {unit}, {e['folds']} "
             f"seeded folds over {e['groups']} {units}, every {unit} held out once "
@@ -317,7 +317,7 @@ def _baselines(e: Mapping[str, Any]) -> str:
     """The learner beside the baselines, on the same held-out rows."""
     where = (
         "the same folds"
-        if e["split"] == "source" or e["folds"] > 1
+        if e["split"] in evaluation.GROUPED or e["folds"] > 1
         else ("the same held-out rows")
     )
     lines = [

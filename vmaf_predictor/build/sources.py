@@ -2,10 +2,12 @@
 opened here: the ``sweep_check`` job does that).
 
 ``sources`` is a directory, searched recursively for ``.y4m``, ``.mkv``,
-``.mp4``, ``.mov`` and ``.webm`` files (sorted by path), or a sources sheet:
-a ``.tsv`` with a header line and the columns ``name`` and ``path`` (a path
-relative to the sheet's directory, or absolute), each line checked against
-``schemas/sources.schema.yaml``. Each clip is one shot.
+``.mp4``, ``.mov``, ``.webm``, ``.avi``, ``.mpg`` and ``.mpeg`` files (sorted
+by path), or a sources sheet: a ``.tsv`` with a header line and the columns
+``name`` and ``path`` (a path relative to the sheet's directory, or
+absolute), each line checked against ``schemas/sources.schema.yaml``. The
+sweep cuts each clip into shots (``sweep_shots``); a shot's source name is
+:func:`vmaf_predictor.names.shot_name` of the clip's (:data:`SRC_PATTERN`).
 
 A clip's name comes from its file name (from its path below the directory,
 without the suffix; ``/`` becomes ``__``), or from the sheet. It names the
@@ -18,12 +20,17 @@ single arguments.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmaf_predictor.names import clip_name
+from vmaf_predictor.names import NAME_PATTERN, SHOT_DIGITS, SHOT_SEPARATOR, clip_name
 
-SUFFIXES = (".y4m", ".mkv", ".mp4", ".mov", ".webm")
+SUFFIXES = (".y4m", ".mkv", ".mp4", ".mov", ".webm", ".avi", ".mpg", ".mpeg")
+# A sweep source: a clip's name, or a clip's name and its shot (no braces:
+# Snakemake's wildcard constraints cannot hold a regex repetition count).
+_SHOT_NUMBER = r"\d" * SHOT_DIGITS + r"\d*"  # SHOT_DIGITS digits or more
+SRC_PATTERN = rf"{NAME_PATTERN}(?:{re.escape(SHOT_SEPARATOR)}{_SHOT_NUMBER})?"
 
 
 class SourcesError(ValueError):

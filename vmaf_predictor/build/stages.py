@@ -21,6 +21,9 @@ PACKAGE = "vmaf_predictor.build"
 # Rule name -> "module.function" that does the rule's work, in graph order.
 STAGES: dict[str, str] = {
     "sweep_check": "s0_sweep.run_check",
+    "sweep_shots": "s0_shots.run",
+    "sweep_sources": "s0_shots.run_sources",
+    "sweep_reference": "s0_reference.run",
     "sweep_clip": "s0_sweep.run_clip",
     "sweep_probe": "s0_sweep.run_probe",
     "sweep_encode": "s0_encode.run",
@@ -51,8 +54,9 @@ def module_name(rule: str) -> str:
 # part of every build, and matplotlib is slow to import.
 PRELOAD: tuple[str, ...] = (
     *dict.fromkeys(module_name(rule) for rule in (
-        "sweep_check", "sweep_encode", "split", "corpus", "train", "export",
-        "allowlist", "validate", "card", "hash",
+        "sweep_check", "sweep_shots", "sweep_reference", "sweep_encode",
+        "split", "corpus", "train", "export", "allowlist", "validate", "card",
+        "hash",
     )),
     "pandas",
     "pyarrow.parquet",

@@ -5,7 +5,9 @@ s1_split`), so its rows are exactly the rows training would take: bad rows
 stop it (``file:line: reason``), dropped rows are dropped, aliases and
 stand-in features are applied. Each codec with rows is scored with its model
 in ``--models`` (default: the committed ``model/``) run in onnxruntime as a
-consumer runs it, beside the analytical fallback curve on the same rows.
+consumer runs it, beside the analytical fallback curve on the same rows,
+overall and per clip (a swept clip's shots together, as grouped
+cross-validation holds them out).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.names import card_file_name, model_file_name
+from vmaf_predictor.names import card_file_name, clip_of, model_file_name
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 from vmaf_predictor.runtime.inputs import InputError
 from vmaf_predictor.runtime.predictor import _load, codec_registry
@@ -94,11 +96,13 @@ def evaluate(
             fallback = [
                 spec.analytical_vmaf(float(r[0]), float(r[1])) for r in rows.tolist()
             ]
+            sources = table["src"].astype(str).tolist()
             scored[codec] = {
                 "rows": len(actual),
                 "stub": is_stub(models, codec),
                 "model": _figures(predicted, actual),
                 "analytical": _figures(fallback, actual),
+                **by_clip(sources, predicted, fallback, actual),
             }
             lines += [
                 [src, codec, crf, score, p]
@@ -117,6 +121,36 @@ def evaluate(
     result["codecs"] = scored
     result["skipped"] = skipped
     return result
+
+
+def by_clip(
+    sources: list[str],
+    predicted: list[float],
+    fallback: list[float],
+    actual: list[float],
+) -> dict[str, Any]:
+    """The rows grouped by clip (:func:`names.clip_of`: a clip's shots
+    together, as grouped evaluation holds them out): how many clips, and
+    per clip its rows and the RMSE of the model and of the analytical curve.
+    Rows without a ``src`` are one group, named ""."""
+    from vmaf_predictor.build import metrics
+
+    groups: dict[str, list[int]] = {}
+    for i, src in enumerate(sources):
+        groups.setdefault(clip_of(src), []).append(i)
+    per_clip = {
+        clip: {
+            "rows": len(rows),
+            "model_rmse": metrics.rmse(
+                [predicted[i] for i in rows], [actual[i] for i in rows]
+            ),
+            "analytical_rmse": metrics.rmse(
+                [fallback[i] for i in rows], [actual[i] for i in rows]
+            ),
+        }
+        for clip, rows in sorted(groups.items())
+    }
+    return {"clips": len(per_clip), "by_clip": per_clip}
 
 
 def report_total(message: str) -> str:
@@ -143,6 +177,14 @@ def text(result: dict[str, Any]) -> str:
                 f"{f['rmse']:7.3f} {f['plcc']:7.4f} {f['srocc']:7.4f} "
                 f"{f['max_abs_error']:7.3f} {f['mean_signed_error']:+7.3f}"
             )
+    for codec, entry in result["codecs"].items():
+        clips = entry.get("by_clip", {})
+        if len(clips) > 1:
+            each = ", ".join(
+                f"{clip or '(no src)'} {f['model_rmse']:.3f} ({f['rows']} rows)"
+                for clip, f in clips.items()
+            )
+            lines.append(f"{codec} model RMSE by clip ({len(clips)} clips): {each}")
     if result["skipped"]:
         skipped = result["skipped"].items()
         lines.append("skipped: " + "; ".join(f"{c} ({why})" for c, why in skipped))
