@@ -6,8 +6,9 @@ A file that cannot be measured (truncated, audio only, a still image, a
 header claiming a huge frame) is one line on stderr naming the file and the
 reason, exit status 2, nothing left in the temporary directory; the sweep
 names every such clip before any encode. Valid video (one frame, a variable
-frame rate, 10-bit, odd dimensions) gets a correct answer. The tests marked
-xfail need the 8-bit, even-size reference of runtime/reference.py.
+frame rate, 10-bit, odd dimensions) gets a correct answer: measured,
+encoded and scored on its clean reference (runtime/reference.py), as the
+sweep does a shot.
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ from workflow_runs import snakemake
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime import measure
 
-NEEDS_REFERENCE = pytest.mark.xfail(
-    strict=True, reason="needs runtime/reference.py normalisation"
-)
 # file name: (maker, the reason the one-line error gives, a regular expression)
 REFUSED = {
     "truncated.mp4": (
@@ -250,7 +248,6 @@ def test_a_constant_rate_keeps_its_exact_value_when_the_container_rounds(tmp_pat
     assert measure.clip_facts(ff.locate(None), clip).fps == Fraction(30000, 1001)
 
 
-@NEEDS_REFERENCE
 def test_a_ten_bit_clip_is_measured_in_eight_bit_levels(unusual, tmp_path):
     """The contract's luma features are 8-bit levels: the 10-bit clip
     measures as its 8-bit twin does (today: its 10-bit code values, 4x)."""
@@ -264,7 +261,6 @@ def test_a_ten_bit_clip_is_encoded_and_scored(unusual, tmp_path):
     pick_and_verify(tmp_path, unusual["bits10"])
 
 
-@NEEDS_REFERENCE
 def test_odd_dimensions_are_measured_for_an_encoder_that_needs_even_ones(
     unusual, tmp_path
 ):
@@ -275,7 +271,6 @@ def test_odd_dimensions_are_measured_for_an_encoder_that_needs_even_ones(
         assert features[name] % 2 == 0 and abs(features[name] - odd) <= 1, name
 
 
-@NEEDS_REFERENCE
 def test_odd_dimensions_are_encoded_and_scored(unusual, tmp_path):
     pick_and_verify(tmp_path, unusual["odd"])
 
@@ -318,7 +313,6 @@ def test_the_sweep_times_a_variable_frame_rate_clip_by_its_mean_rate(swept_unusu
 
 
 @pytest.mark.slow
-@NEEDS_REFERENCE
 def test_the_sweep_measures_a_ten_bit_clip_in_eight_bit_levels(swept_unusual):
     ten, eight = swept_unusual["bits10"], swept_unusual["bits8"]
     assert ten["exit_status"] == 0
@@ -326,7 +320,6 @@ def test_the_sweep_measures_a_ten_bit_clip_in_eight_bit_levels(swept_unusual):
 
 
 @pytest.mark.slow
-@NEEDS_REFERENCE
 def test_the_sweep_encodes_odd_dimensions(swept_unusual):
     row = swept_unusual["odd"]
     assert row["exit_status"] == 0 and row["vmaf_score"] is not None

@@ -360,7 +360,8 @@ def test_ctrl_c_removes_the_partial_encode_and_exits_130(clips, tmp_path, tmpdir
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1].startswith("interrupted")
-    assert not out.exists() and not any(tmp.iterdir())
+    assert not out.exists()
+    assert not list(tmp.rglob("*")), "left in the temporary directory"
 
 
 def test_two_searches_of_one_clip_at_once_do_not_collide(clips, tmp_path, tmpdir_env):

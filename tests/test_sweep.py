@@ -18,11 +18,11 @@ from checkout import ROOT, copy_workflow
 from clips import make_multi_shot_clip, make_tiny_clips
 from workflow_runs import real_rows, snakemake, vmaf_predictor, write_corpus
 
-from vmaf_predictor.build.s0_sweep import sha256_file
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.clip import measure_features, sweep_settings
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 from vmaf_predictor.runtime.predictor import lookup_codec
+from vmaf_predictor.runtime.rows import sha256_file
 
 pytestmark = pytest.mark.slow
 

@@ -23,20 +23,21 @@ schema's defaults, or another config file given as ``config``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmaf_predictor import config_file, names
-from vmaf_predictor.runtime import encode, measure, rows, search
+from vmaf_predictor.runtime import encode, measure, reference, rows, search
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.encoders import (
     SOFTWARE_CODECS,
@@ -61,7 +62,28 @@ def measure_features(
     """The 13 measured features of ``clip`` for ``codec`` (graph order, no
     crf), exactly as a sweep row of the clip carries them."""
     check_codec(codec)
-    return measure.measure(clip, codec, settings or sweep_settings())[0]
+    settings = settings or sweep_settings()
+    with clean_source(ff.locate(settings.ffmpeg), clip) as source:
+        return measure.measure(source, codec, settings)[0]
+
+
+@contextlib.contextmanager
+def clean_source(ffmpeg: str, clip: str | Path) -> Iterator[Path]:
+    """What the sweep would measure, encode and score for this clip as one
+    shot: the clip itself when it is clean (8-bit 4:2:0, even size, constant
+    rate), else its clean reference (:mod:`reference`: 10-bit converted to
+    8-bit levels, an odd row or column cropped, a variable rate retimed to
+    its mean with every frame kept), in a temporary directory removed
+    afterwards."""
+    timing = reference.inspect(ffmpeg, clip)
+    if timing.clean:
+        yield Path(clip)
+        return
+    with tempfile.TemporaryDirectory(prefix="vmaf-reference-") as tmp:
+        made = reference.write_reference(
+            ffmpeg, clip, Path(tmp) / "reference.y4m", timing=timing
+        )
+        yield made.path
 
 
 def check_codec(codec: str) -> None:
@@ -213,13 +235,37 @@ def pick_crf_for_clip(
         raise InputError("strategy", strategy, "model, unless the search runs (verify)")
     settings = settings or sweep_settings()
     ffmpeg = ff.locate(settings.ffmpeg)
+    with clean_source(ffmpeg, clip) as source:
+        return _pick(
+            predictor, clip, source, target_vmaf, codec, settings, ffmpeg,
+            verify_choice, strategy, tolerance, max_encodes, output, record, on_step,
+        )  # fmt: skip
+
+
+def _pick(
+    predictor: Predictor,
+    clip: str | Path,
+    source: Path,
+    target_vmaf: float,
+    codec: str,
+    settings: SweepSettings,
+    ffmpeg: str,
+    verify_choice: bool,
+    strategy: str,
+    tolerance: float,
+    max_encodes: int,
+    output: str | Path | None,
+    record: str | Path | None,
+    on_step: Callable[[search.Step], None] | None,
+) -> ClipPick:
+    """:func:`pick_crf_for_clip` on the clip's clean ``source``."""
     entry = _registry_entry(codec)
     features = measured = choice = curve = None
     if strategy == "model" or record is not None:
-        features, measured = measure.measure(clip, codec, settings)
+        features, measured = measure.measure(source, codec, settings)
         facts = measured.clip
     else:
-        facts = measure.clip_facts(ffmpeg, clip)
+        facts = measure.clip_facts(ffmpeg, source)
     uses_model = strategy == "model"
     if uses_model:
         choice = predictor.pick_crf(features, target_vmaf, codec)
@@ -240,13 +286,13 @@ def pick_crf_for_clip(
         first = choice.crf
     else:
         first = search.crf_search_first(problem)
-    recorder = _Recorder(record, clip, codec, settings, ffmpeg, measured)
+    recorder = _Recorder(record, clip, source, codec, settings, ffmpeg, measured)
     with tempfile.TemporaryDirectory(prefix="vmaf-search-") as tmp:
 
         def measure_at(q: int) -> search.Step:
             keep = Path(tmp) / f"{q}.mkv"
             scored = encode.encode_and_score(
-                clip, codec, q, settings, facts.frames, keep=keep
+                source, codec, q, settings, facts.frames, keep=keep
             )
             if scored.exit_status != 0:
                 raise SearchError(
@@ -316,6 +362,7 @@ class _Recorder:
         self,
         path: str | Path | None,
         clip: str | Path,
+        source: Path,
         codec: str,
         settings: SweepSettings,
         ffmpeg: str,
@@ -327,7 +374,7 @@ class _Recorder:
         self.codec = codec
         self.name = names.clip_name(Path(Path(clip).name))
         window = measured.clip.window(settings.probe_max_frames)
-        sha = rows.sha256_file(clip)
+        sha = rows.sha256_file(source)  # as the sweep: the shot's reference
         self.info = rows.clip_info(sha, measured.clip, window, measured.analysis)
         self.probe = {"exit_status": 0, **measure.to_json(measured.probe)}
         self.meta = {

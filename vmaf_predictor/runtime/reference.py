@@ -17,7 +17,8 @@ that file instead of the original:
   even size would resample every pixel. A 161x91 clip becomes 160x90.
 - **variable frame rate**: every decoded frame is kept, in decode order, none
   dropped or repeated; the timestamps are rewritten to the average rate,
-  (frames - 1) / (last - first timestamp), rounded to 1/1000 fps (the
+  (frames - 1) / (last - first timestamp), as the nearest fraction whose
+  denominator is at most 1000 (exact for the usual time bases; the
   sweep's features and rows see that rate). A constant-rate clip keeps its
   exact rate (a frame interval off the nominal by at most
   :data:`CFR_TOLERANCE_S`, e.g. Matroska's millisecond timestamps of 29.97
@@ -63,7 +64,10 @@ PIX_FMT = "yuv420p"
 SUFFIXES = (".y4m", ".mkv")
 # Frame intervals within this of the nominal one are a constant rate.
 CFR_TOLERANCE_S = 0.001
-# A variable rate's average is rounded to this many frames per second steps.
+# A variable rate's average is the nearest fraction with at most this
+# denominator: the exact mean for timestamps in milliseconds or 1/25 s (a
+# 1.28 s span of 11 intervals is 275/32 fps, as ffmpeg.Decoded.frame_rate
+# measures a clip that is not retimed), and a y4m header's F num:den.
 RATE_DENOMINATOR = 1000
 SWS_FLAGS = "accurate_rnd+bitexact+full_chroma_int"
 SCALE_FLAGS = f"lanczos+{SWS_FLAGS}"
@@ -110,8 +114,10 @@ class Timing:
         first, last = self.pts_time[0], self.pts_time[-1]
         if last is None or first is None or last <= first:
             return self.stream.fps
-        average = Fraction(self.frames - 1) / Fraction(last - first)
-        rounded = Fraction(round(average * RATE_DENOMINATOR), RATE_DENOMINATOR)
+        # showinfo prints pts_time in decimals: read them as decimals
+        span = Fraction(repr(last)) - Fraction(repr(first))
+        average = Fraction(self.frames - 1) / span
+        rounded = average.limit_denominator(RATE_DENOMINATOR)
         return rounded if rounded > 0 else self.stream.fps
 
     @property
