@@ -11,27 +11,27 @@ from pathlib import Path
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.io import checkpoint_target
 
-from vmaf_predictor.build import runs
+from vmaf_predictor.factory import runs
 
 if workflow.is_main_process:
     # First, so that Ctrl-C while the workflow is read is quiet too.
     runs.interrupt_stops_jobs()
-    # One run executes jobs in a checkout at a time (vmaf_predictor.build.runs).
+    # One run executes jobs in a checkout at a time (vmaf_predictor.factory.runs).
     CHECKOUT = runs.claim_checkout()
     if CHECKOUT.note:
         print(CHECKOUT.note, file=sys.stderr)
 
 from vmaf_predictor import names
-from vmaf_predictor.build import config as workflow_config
-from vmaf_predictor.build.stages import PRELOAD, module_name, run_job
-from vmaf_predictor.build.code import module_files
-from vmaf_predictor.build.network import TrainSettings, train_job_resources
-from vmaf_predictor.build.s1_split import corpus_files
-from vmaf_predictor.build.s7_card import built_with
-from vmaf_predictor.build.sources import SRC_PATTERN, SourcesError, list_sources
+from vmaf_predictor.factory import config as workflow_config
+from vmaf_predictor.factory.stages import PRELOAD, module_name, run_job
+from vmaf_predictor.factory.code import module_files
+from vmaf_predictor.factory.network import TrainSettings, train_job_resources
+from vmaf_predictor.factory.s1_split import corpus_files
+from vmaf_predictor.factory.s7_card import built_with
+from vmaf_predictor.factory.sources import SRC_PATTERN, SourcesError, list_sources
 from vmaf_predictor.names import NAME_PATTERN
 from vmaf_predictor.runtime import ffmpeg
-from vmaf_predictor.build.s8_hash import committed_sums as read_committed_sums
+from vmaf_predictor.factory.s8_hash import committed_sums as read_committed_sums
 
 USAGE_ERROR = 2
 

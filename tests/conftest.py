@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from vmaf_predictor import registry
-from vmaf_predictor.build import s2_corpus as corpus
-from vmaf_predictor.build import s4_export as export
-from vmaf_predictor.build.network import TrainedModel, TrainSettings
+from vmaf_predictor.factory import s2_corpus as corpus
+from vmaf_predictor.factory import s4_export as export
+from vmaf_predictor.factory.network import TrainedModel, TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ def settings(config) -> TrainSettings:
 
 @pytest.fixture(scope="session")
 def trained_x264(x264, settings) -> TrainedModel:
-    from vmaf_predictor.build import s3_train as train
+    from vmaf_predictor.factory import s3_train as train
 
     return train.train("libx264", corpus.synthetic_table(x264, 100), settings, x264)
 

@@ -21,7 +21,7 @@ import yaml
 from checkout import copy_workflow
 from workflow_runs import real_rows, write_corpus
 
-from vmaf_predictor.build import verify
+from vmaf_predictor.factory import verify
 from vmaf_predictor.names import card_file_name, model_file_name
 
 ROOT = Path(__file__).resolve().parents[1]

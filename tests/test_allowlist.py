@@ -4,7 +4,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from vmaf_predictor.build import s5_allowlist as allowlist
+from vmaf_predictor.factory import s5_allowlist as allowlist
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from fresh_process import python_output
 
-from vmaf_predictor.build import s7_card as card
-from vmaf_predictor.build import s8_hash as hashes
-from vmaf_predictor.build.s2_corpus import CorpusInfo
-from vmaf_predictor.build.s5_allowlist import AllowlistReport
-from vmaf_predictor.build.s6_validate import ValidationReport
+from vmaf_predictor.factory import s7_card as card
+from vmaf_predictor.factory import s8_hash as hashes
+from vmaf_predictor.factory.s2_corpus import CorpusInfo
+from vmaf_predictor.factory.s5_allowlist import AllowlistReport
+from vmaf_predictor.factory.s6_validate import ValidationReport
 
 VERSIONS = {"numpy": "1", "onnx": "2", "torch": "3"}
 
@@ -60,7 +60,7 @@ def test_card_names_hash_size_nodes_opset_and_metrics(trained_x264, onnx_x264):
 def test_card_is_the_same_in_another_process_dir_and_zone(
     trained_x264, onnx_x264, tmp_path
 ):
-    from vmaf_predictor.build import network
+    from vmaf_predictor.factory import network
 
     network.save(trained_x264, tmp_path / "trained.json")
     (tmp_path / "m.onnx").write_bytes(onnx_x264)
@@ -71,7 +71,7 @@ def test_card_is_the_same_in_another_process_dir_and_zone(
         from pathlib import Path
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_card import _render
-        from vmaf_predictor.build import network
+        from vmaf_predictor.factory import network
         text = _render(network.load("trained.json"), Path("m.onnx").read_bytes())
         print(hashlib.sha256(text.encode()).hexdigest())
         """,
@@ -107,7 +107,7 @@ def _real_card(model, onnx_bytes):
 def test_a_real_corpus_card_names_its_split_and_the_baselines(x264, settings):
     from test_evaluation import real_table
 
-    from vmaf_predictor.build import s3_train, s4_export
+    from vmaf_predictor.factory import s3_train, s4_export
 
     short = dataclasses.replace(settings, epochs=20)
     model = s3_train.train(
@@ -172,7 +172,7 @@ def selected_logistic(x264, settings):
     """A real codec whose rows are a logistic curve: it ships the curve alone."""
     from test_selection import CURVES, _table, logistic_rows
 
-    from vmaf_predictor.build import s3_train, s4_export
+    from vmaf_predictor.factory import s3_train, s4_export
 
     evaluation = s3_train.EvaluationSettings(
         folds=3, seeds=1, early_stopping=True, blend=True, curves=CURVES,

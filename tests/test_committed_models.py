@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from vmaf_predictor import registry
-from vmaf_predictor.build import s2_corpus as corpus
-from vmaf_predictor.build import s6_validate as validate
-from vmaf_predictor.build import s8_hash as hashes
+from vmaf_predictor.factory import s2_corpus as corpus
+from vmaf_predictor.factory import s6_validate as validate
+from vmaf_predictor.factory import s8_hash as hashes
 from vmaf_predictor.names import model_file_name
 from vmaf_predictor.runtime.session import open_session
 

@@ -3,7 +3,7 @@ import hashlib
 import pandas as pd
 from fresh_process import python_output
 
-from vmaf_predictor.build import s2_corpus as corpus
+from vmaf_predictor.factory import s2_corpus as corpus
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 
@@ -15,7 +15,7 @@ def test_synthetic_corpus_is_the_same_in_another_process(x264):
     here = _digest(corpus.synthetic_table(x264, 100))
     there = python_output("""
         import hashlib, yaml
-        from vmaf_predictor.build import s2_corpus as corpus
+        from vmaf_predictor.factory import s2_corpus as corpus
         from vmaf_predictor.registry import registry_from_config
         codec = registry_from_config(yaml.safe_load(open("config.yaml")))["libx264"]
         table = corpus.synthetic_table(codec, 100)

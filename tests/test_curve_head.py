@@ -1,4 +1,4 @@
-"""The content-slope curve (build/curve_head.py): monotone in CRF by
+"""The content-slope curve (factory/curve_head.py): monotone in CRF by
 construction, the same bits in every process, and its graph within the
 parity budget of the float64 curve."""
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from fresh_process import python_output
 
-from vmaf_predictor.build import curve_head, network
-from vmaf_predictor.build import evaluation as ev
-from vmaf_predictor.build import s3_train as train
-from vmaf_predictor.build import s4_export as export
+from vmaf_predictor.factory import curve_head, network
+from vmaf_predictor.factory import evaluation as ev
+from vmaf_predictor.factory import s3_train as train
+from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     extreme_inputs,
@@ -129,7 +129,7 @@ def test_the_fit_is_the_same_bits_in_another_process(fitted, x264):
     there = python_output("""
         import numpy as np
         from vmaf_predictor import registry
-        from vmaf_predictor.build import curve_head, network
+        from vmaf_predictor.factory import curve_head, network
         import sys; sys.path.insert(0, "tests")
         from test_curve_head import _sweep_like
         features, targets, _ = _sweep_like(None)
@@ -187,7 +187,7 @@ def test_the_p_frame_term_in_the_graph_matches_the_float64_curve(
 
 
 def test_the_blended_graph_never_rises_with_crf(trained_x264, fitted, x264, config):
-    from vmaf_predictor.build import s6_validate
+    from vmaf_predictor.factory import s6_validate
 
     model, _ = _blended(trained_x264, fitted)
     graph = export.build_model(model, opset=18)
@@ -260,7 +260,7 @@ def test_the_settings_reach_the_selection(x264, settings):
 def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings):
     import pandas as pd
 
-    from vmaf_predictor.build import s6_validate, s7_card
+    from vmaf_predictor.factory import s6_validate, s7_card
 
     features, targets, src = _sweep_like(x264)
     table = pd.DataFrame(features, columns=list(FEATURE_NAMES))

@@ -1,4 +1,4 @@
-"""Grouped evaluation and the baselines (vmaf_predictor.build.evaluation)."""
+"""Grouped evaluation and the baselines (vmaf_predictor.factory.evaluation)."""
 
 import dataclasses
 import itertools
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vmaf_predictor.build import evaluation as ev
-from vmaf_predictor.build import s3_train as train
-from vmaf_predictor.build.network import exact_exp
+from vmaf_predictor.factory import evaluation as ev
+from vmaf_predictor.factory import s3_train as train
+from vmaf_predictor.factory.network import exact_exp
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 

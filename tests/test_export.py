@@ -6,9 +6,9 @@ import onnx
 import torch
 from fresh_process import python_output
 
-from vmaf_predictor.build import network
-from vmaf_predictor.build import s3_train as train
-from vmaf_predictor.build import s4_export as export
+from vmaf_predictor.factory import network
+from vmaf_predictor.factory import s3_train as train
+from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.runtime.session import open_session as _session
 from vmaf_predictor.runtime.session import predict
 
@@ -63,7 +63,7 @@ def test_export_is_byte_identical_in_another_process(trained_x264, onnx_x264, tm
     network.save(trained_x264, tmp_path / "trained.json")
     there = python_output(f"""
         import hashlib
-        from vmaf_predictor.build import network, s4_export
+        from vmaf_predictor.factory import network, s4_export
         trained = network.load({str(tmp_path / "trained.json")!r})
         model = s4_export.build_model(trained, 18)
         print(hashlib.sha256(model.SerializeToString()).hexdigest())
@@ -94,7 +94,7 @@ def test_the_stage_writes_the_graph_of_the_trained_model(
 def _blended_x264(trained_x264):
     import dataclasses
 
-    from vmaf_predictor.build import evaluation
+    from vmaf_predictor.factory import evaluation
 
     rows = np.array(trained_x264.holdout_inputs + trained_x264.check_inputs)
     targets = trained_x264.holdout_predictions + trained_x264.check_predictions
@@ -104,7 +104,7 @@ def _blended_x264(trained_x264):
 
 
 def test_a_blended_model_computes_the_blend_in_onnxruntime(trained_x264):
-    from vmaf_predictor.build.s3_train import blended
+    from vmaf_predictor.factory.s3_train import blended
 
     model, curve = _blended_x264(trained_x264)
     graph = export.build_model(model, opset=18)
@@ -116,7 +116,7 @@ def test_a_blended_model_computes_the_blend_in_onnxruntime(trained_x264):
 
 
 def test_a_blended_model_never_rises_with_crf(trained_x264, x264):
-    from vmaf_predictor.build import s6_validate
+    from vmaf_predictor.factory import s6_validate
     from vmaf_predictor.runtime.features import spanning_rows
 
     model, _ = _blended_x264(trained_x264)

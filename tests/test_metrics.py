@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from vmaf_predictor.build import metrics
+from vmaf_predictor.factory import metrics
 
 
 def test_plcc_of_a_linear_relation_is_one():

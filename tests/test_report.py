@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from checkout import ROOT
 
-from vmaf_predictor.build import report
+from vmaf_predictor.factory import report
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 from vmaf_predictor.runtime.predictor import encode_features
 

@@ -85,7 +85,7 @@ def test_the_p_frame_curve_fit_is_the_same_bits_on_an_sse4_2_only_cpu():
     fit = (
         "import sys; sys.path.insert(0, 'tests')\n"
         "from test_curve_head import _p_frame_like\n"
-        "from vmaf_predictor.build import curve_head, network\n"
+        "from vmaf_predictor.factory import curve_head, network\n"
         "features, targets = _p_frame_like()\n"
         "curve = curve_head.fit_columns(network.model_inputs(features), targets)\n"
         "print(' '.join(float(p).hex() for p in curve.params))\n"

@@ -1,4 +1,4 @@
-"""One run at a time in a checkout (vmaf_predictor.build.runs), in process:
+"""One run at a time in a checkout (vmaf_predictor.factory.runs), in process:
 the lock is an flock, so a second open of the file contends like a second
 process."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from vmaf_predictor.build import runs
+from vmaf_predictor.factory import runs
 
 
 def test_the_first_run_holds_the_checkout_and_says_who_it_is(tmp_path):

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from fresh_process import ROOT, python_output
 
-from vmaf_predictor.build import curve_head, network, s5_allowlist, s6_validate
-from vmaf_predictor.build import evaluation as ev
-from vmaf_predictor.build import s3_train as train
-from vmaf_predictor.build import s4_export as export
+from vmaf_predictor.factory import curve_head, network, s5_allowlist, s6_validate
+from vmaf_predictor.factory import evaluation as ev
+from vmaf_predictor.factory import s3_train as train
+from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 CURVES = ("logistic", "content_slope")
@@ -209,8 +209,8 @@ def test_the_selection_gives_the_same_bytes_in_another_process(x264, settings):
         import dataclasses, hashlib, json, sys, yaml
         sys.path.insert(0, "tests")
         from test_selection import _table, shot_length_rows
-        from vmaf_predictor.build import s3_train, s4_export
-        from vmaf_predictor.build.network import TrainSettings
+        from vmaf_predictor.factory import s3_train, s4_export
+        from vmaf_predictor.factory.network import TrainSettings
         from vmaf_predictor.registry import registry_from_config
         codec = registry_from_config(yaml.safe_load(open("config.yaml")))["libx264"]
         settings = TrainSettings(**{dataclasses.asdict(short)!r})

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 from workflow_runs import phase_a
 
-from vmaf_predictor.build import s1_split
-from vmaf_predictor.build.s2_corpus import COLUMNS
+from vmaf_predictor.factory import s1_split
+from vmaf_predictor.factory.s2_corpus import COLUMNS
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     round_decimal,
@@ -831,7 +831,7 @@ def test_a_corpus_with_no_usable_rows_fails_the_stage(config, tmp_path, lines):
 
 def test_importing_the_stage_loads_no_data_library():
     code = (
-        "import sys, vmaf_predictor.build.s1_split; "
+        "import sys, vmaf_predictor.factory.s1_split; "
         "print(sorted({'numpy', 'pyarrow', 'pandas', 'msgspec'} & set(sys.modules)))"
     )
     result = subprocess.run(

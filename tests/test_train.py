@@ -9,10 +9,10 @@ import pytest
 import torch
 from fresh_process import python_output
 
-from vmaf_predictor.build import network
-from vmaf_predictor.build import network as trained
-from vmaf_predictor.build import s2_corpus as corpus
-from vmaf_predictor.build import s3_train as train
+from vmaf_predictor.factory import network
+from vmaf_predictor.factory import network as trained
+from vmaf_predictor.factory import s2_corpus as corpus
+from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.runtime.features import OPTIONAL_GROUPS
 
 
@@ -120,8 +120,8 @@ def test_training_gives_identical_weights_in_another_process(x264, settings):
     here = train.train("libx264", corpus.synthetic_table(x264, 100), short)
     there = python_output(f"""
         import hashlib, json, yaml
-        from vmaf_predictor.build import s2_corpus, s3_train
-        from vmaf_predictor.build.network import TrainSettings
+        from vmaf_predictor.factory import s2_corpus, s3_train
+        from vmaf_predictor.factory.network import TrainSettings
         from vmaf_predictor.registry import registry_from_config
         codec = registry_from_config(yaml.safe_load(open("config.yaml")))["libx264"]
         settings = TrainSettings(**{dataclasses.asdict(short)!r})
@@ -208,7 +208,7 @@ def test_training_reports_the_error_with_optional_features_left_out(trained_x264
 
 
 def test_the_train_jobs_resources_follow_rows_and_trainings(settings, config):
-    from vmaf_predictor.build.network import train_job_resources
+    from vmaf_predictor.factory.network import train_job_resources
 
     stub = train_job_resources(100, settings, None)
     real = train_job_resources(100, settings, config["evaluation"])

@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from vmaf_predictor.build import s2_corpus as corpus
-from vmaf_predictor.build import s6_validate as validate
+from vmaf_predictor.factory import s2_corpus as corpus
+from vmaf_predictor.factory import s6_validate as validate
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 

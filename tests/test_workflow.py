@@ -142,7 +142,7 @@ PER_CODEC_BUILD = {"train", "export", "allowlist", "validate", "card", "publish"
 
 def test_editing_the_report_code_reruns_only_the_report(built):
     assert snakemake(built, "--cores", "2", "report_pages").returncode == 0
-    with _edited(built / "vmaf_predictor" / "build" / "report.py"):
+    with _edited(built / "vmaf_predictor" / "factory" / "report.py"):
         assert _planned_rules(built, "all_stubs") == set()
         assert _planned_rules(built, "report_pages") == {
             "report_codec",
@@ -152,7 +152,7 @@ def test_editing_the_report_code_reruns_only_the_report(built):
 
 
 def test_editing_the_card_template_reruns_only_cards_and_what_copies_them(built):
-    with _edited(built / "vmaf_predictor" / "build" / "s7_card.py"):
+    with _edited(built / "vmaf_predictor" / "factory" / "s7_card.py"):
         assert _planned_rules(built, "all_stubs") == {
             "card",
             "publish",
@@ -162,7 +162,7 @@ def test_editing_the_card_template_reruns_only_cards_and_what_copies_them(built)
 
 
 def test_editing_training_reruns_train_and_what_follows(built):
-    with _edited(built / "vmaf_predictor" / "build" / "s3_train.py"):
+    with _edited(built / "vmaf_predictor" / "factory" / "s3_train.py"):
         assert _planned_rules(built, "all_stubs") == PER_CODEC_BUILD | {
             "hash",
             "all_stubs",

@@ -78,8 +78,8 @@ def snakemake(*args: str) -> list[str]:
 
 OUR_TRAINING = """
 import sys, time, torch, yaml
-from vmaf_predictor.build import s2_corpus, s3_train
-from vmaf_predictor.build.network import TrainSettings
+from vmaf_predictor.factory import s2_corpus, s3_train
+from vmaf_predictor.factory.network import TrainSettings
 from vmaf_predictor.registry import registry_from_config
 torch.set_num_threads(1)  # as the train stage does
 config = yaml.safe_load(open("config.yaml"))

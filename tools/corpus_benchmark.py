@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SPLIT_ONCE = """
 import sys, yaml
-from vmaf_predictor.build import s1_split
+from vmaf_predictor.factory import s1_split
 from vmaf_predictor import registry
 config = yaml.safe_load(open(sys.argv[3]))
 s1_split.split(sys.argv[1], registry.registry_from_config(config), sys.argv[2])
@@ -82,7 +82,7 @@ def decode_only(corpus: Path) -> None:
     import pyarrow as pa
     import pyarrow.json as pa_json
 
-    from vmaf_predictor.build import s1_split
+    from vmaf_predictor.factory import s1_split
 
     def decode(bounds: tuple[int, int]) -> int:
         data = s1_split._read(corpus, *bounds)

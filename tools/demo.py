@@ -5,7 +5,7 @@ camera footage, in a work directory of its own.
    (textures, motion, grain, flat areas; 320x180, 1.6 to 2 s each): twelve
    to train on and three held out.
 2. Takes real footage from the footage cache (``make footage``; fetched
-   when missing, :mod:`vmaf_predictor.build.footage`): a segment of each
+   when missing, :mod:`vmaf_predictor.factory.footage`): a segment of each
    clip of :data:`FOOTAGE`, downscaled to at most :data:`FOOTAGE_HEIGHT`
    lines (:func:`vmaf_predictor.runtime.reference.write_reference`: the 2
    cores of the demo's machine), five clips to train on, two held out.
@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vmaf_predictor.build.footage import FootageError  # noqa: E402
+from vmaf_predictor.factory.footage import FootageError  # noqa: E402
 from vmaf_predictor.runtime import ffmpeg as ff  # noqa: E402
 
 # The demo's footage (footage.yaml's clips): (first frame, frames, held out).
@@ -152,7 +152,7 @@ def make_footage(ffmpeg: str, work: Path) -> tuple[list[Path], list[Path]]:
     """The demo's footage segments, downscaled, as y4m in ``clips/train``
     and ``clips/heldout`` (skipped when present); the footage is fetched
     into its cache first when missing."""
-    from vmaf_predictor.build import footage
+    from vmaf_predictor.factory import footage
     from vmaf_predictor.runtime import reference
 
     clips = {c.name: c for c in footage.load_manifest()}

@@ -1,5 +1,5 @@
 """``make footage``: fetch the real camera footage of ``footage.yaml`` into
-the cache (vmaf_predictor.build.footage), check each clip by sha256, and
+the cache (vmaf_predictor.factory.footage), check each clip by sha256, and
 print what each clip is and its licence.
 
     python tools/footage.py [--cache DIR]
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vmaf_predictor.build import footage  # noqa: E402
+from vmaf_predictor.factory import footage  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

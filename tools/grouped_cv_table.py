@@ -49,15 +49,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vmaf_predictor.build import evaluation as ev  # noqa: E402
-from vmaf_predictor.build import (  # noqa: E402
+from vmaf_predictor.factory import evaluation as ev  # noqa: E402
+from vmaf_predictor.factory import (  # noqa: E402
     metrics,
     s1_split,
     s3_train,
     s4_export,
     s6_validate,
 )
-from vmaf_predictor.build.network import TrainSettings  # noqa: E402
+from vmaf_predictor.factory.network import TrainSettings  # noqa: E402
 from vmaf_predictor.names import model_file_name  # noqa: E402
 from vmaf_predictor.registry import registry_from_config  # noqa: E402
 from vmaf_predictor.runtime import evaluate as runtime_evaluate  # noqa: E402

@@ -1,7 +1,7 @@
 """Every stage for the chosen codecs in one Python process.
 
 The workflow runs one job per codec and stage; this calls the same stage
-functions (``vmaf_predictor.build.stages.STAGES``, what the rules' jobs call) one
+functions (``vmaf_predictor.factory.stages.STAGES``, what the rules' jobs call) one
 after another, the shape of the reference trainer. It is the baseline of
 ``make bench`` and lets the reproducibility tier run the stages whose bytes
 could depend on the CPU under an emulated CPU:
@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from vmaf_predictor.build import config as workflow_config
-from vmaf_predictor.build.s7_card import built_with
-from vmaf_predictor.build.stages import STAGES, stage
+from vmaf_predictor.factory import config as workflow_config
+from vmaf_predictor.factory.s7_card import built_with
+from vmaf_predictor.factory.stages import STAGES, stage
 from vmaf_predictor.names import (
     PROVENANCE_NAME,
     SUMS_NAME,

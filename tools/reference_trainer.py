@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vmaf_predictor.build.s2_corpus import TARGET, synthetic_table  # noqa: E402
+from vmaf_predictor.factory.s2_corpus import TARGET, synthetic_table  # noqa: E402
 from vmaf_predictor.registry import registry_from_config  # noqa: E402
 from vmaf_predictor.runtime.features import FEATURE_NAMES  # noqa: E402
 

@@ -33,7 +33,7 @@ def fill_defaults(config: MutableMapping[str, Any], schema: dict[str, Any]) -> N
 
 def load(config_path: Path = CONFIG, schema_path: Path = SCHEMA) -> dict[str, Any]:
     """A config file, validated, with the schema's defaults filled in."""
-    from vmaf_predictor.build.config import validate
+    from vmaf_predictor.factory.config import validate
 
     config = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
     validate(config, schema_path)

@@ -1,6 +1,6 @@
 """``python -m vmaf_predictor evaluate CORPUS``: score models on a corpus.
 
-The corpus is read by the build's own split (:mod:`vmaf_predictor.build.
+The corpus is read by the build's own split (:mod:`vmaf_predictor.factory.
 s1_split`), so its rows are exactly the rows training would take: bad rows
 stop it (``file:line: reason``), dropped rows are dropped, aliases and
 stand-in features are applied. Each codec with rows is scored with its model
@@ -29,7 +29,7 @@ PREDICTION_COLUMNS = ("src", "encoder", "crf", "vmaf_score", "predicted")
 
 
 def _figures(predicted: list[float], actual: list[float]) -> dict[str, float]:
-    from vmaf_predictor.build import metrics
+    from vmaf_predictor.factory import metrics
 
     return metrics.summary(predicted, actual)
 
@@ -49,7 +49,7 @@ def evaluate(
     curve; codecs skipped, with why. Raises InputError (a usage error) for a
     corpus that cannot be read or has bad rows, or a models path that is
     not a directory."""
-    from vmaf_predictor.build import s1_split
+    from vmaf_predictor.factory import s1_split
 
     models = Path(models)
     if not models.is_dir():
@@ -133,7 +133,7 @@ def by_clip(
     together, as grouped evaluation holds them out): how many clips, and
     per clip its rows and the RMSE of the model and of the analytical curve.
     Rows without a ``src`` are one group, named ""."""
-    from vmaf_predictor.build import metrics
+    from vmaf_predictor.factory import metrics
 
     groups: dict[str, list[int]] = {}
     for i, src in enumerate(sources):

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from vmaf_predictor.build.job_server import JobServer
-from vmaf_predictor.build.jobs import _interrupted, logged_to
+from vmaf_predictor.factory.job_server import JobServer
+from vmaf_predictor.factory.jobs import _interrupted, logged_to
 
-PACKAGE = "vmaf_predictor.build"
+PACKAGE = "vmaf_predictor.factory"
 
 # Rule name -> "module.function" that does the rule's work, in graph order.
 STAGES: dict[str, str] = {

@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmaf_predictor.build.jobs import INTERRUPTED
+from vmaf_predictor.factory.jobs import INTERRUPTED
 
 LOCK_FILE = Path(".snakemake") / "checkout.lock"
 SNAKEMAKE_LOCKS = Path(".snakemake") / "locks"

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.build.jobs import write_atomic
+from vmaf_predictor.factory.jobs import write_atomic
 from vmaf_predictor.names import clip_of
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime import measure

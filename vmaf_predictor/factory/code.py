@@ -53,7 +53,7 @@ def _imported(tree: ast.AST) -> set[str]:
             PACKAGE
         ):
             found.add(node.module)
-            # ``from vmaf_predictor.build import s2_corpus`` imports a module.
+            # ``from vmaf_predictor.factory import s2_corpus`` imports a module.
             found.update(f"{node.module}.{a.name}" for a in node.names)
         stack.extend(ast.iter_child_nodes(node))
     return found

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vmaf_predictor.build.jobs import write_atomic
+from vmaf_predictor.factory.jobs import write_atomic
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime import reference, shots
 

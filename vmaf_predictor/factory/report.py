@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_predictor.build import evaluation
-from vmaf_predictor.build import network as trained
-from vmaf_predictor.build import s2_corpus as corpus
-from vmaf_predictor.build import s5_allowlist as allowlist
-from vmaf_predictor.build import s6_validate as validate
-from vmaf_predictor.build.s8_hash import sha256_file
+from vmaf_predictor.factory import evaluation
+from vmaf_predictor.factory import network as trained
+from vmaf_predictor.factory import s2_corpus as corpus
+from vmaf_predictor.factory import s5_allowlist as allowlist
+from vmaf_predictor.factory import s6_validate as validate
+from vmaf_predictor.factory.s8_hash import sha256_file
 from vmaf_predictor.names import card_file_name, model_file_name
 from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime.features import FEATURE_NAMES

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from vmaf_predictor.build.s8_hash import parse_sums, read_provenance, sha256_file
+from vmaf_predictor.factory.s8_hash import parse_sums, read_provenance, sha256_file
 from vmaf_predictor.names import SUMS_NAME
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ def regenerate(
 def _run_showing_progress(command: list[str], log_path: Path) -> int:
     """Run ``command``, its output into ``log_path``; show its progress lines.
     The rebuild ends with this process, however it ends."""
-    from vmaf_predictor.build.jobs import die_with_parent
+    from vmaf_predictor.factory.jobs import die_with_parent
 
     with open(log_path, "w", encoding="utf-8") as log_file:
         process = subprocess.Popen(

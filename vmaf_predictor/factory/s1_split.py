@@ -467,7 +467,7 @@ def _decide(rows: _Rows, codecs: Mapping[str, Codec]) -> _Chunk:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from vmaf_predictor.build.s2_corpus import COLUMNS, TARGET
+    from vmaf_predictor.factory.s2_corpus import COLUMNS, TARGET
     from vmaf_predictor.runtime.features import standin_columns
 
     columns, probe_keys = rows.columns, _keys()[0]
@@ -643,7 +643,7 @@ class _Table:
     hashed column by column."""
 
     def __init__(self, out_dir: Path, codec: str) -> None:
-        from vmaf_predictor.build.s2_corpus import COLUMNS
+        from vmaf_predictor.factory.s2_corpus import COLUMNS
 
         fd, path = tempfile.mkstemp(dir=out_dir, prefix=f".{codec}.", suffix=".partial")
         os.close(fd)
@@ -809,7 +809,7 @@ def _bad_rows_message(corpus: str | Path, report: SplitReport) -> str:
 
 
 def _write(path: str | Path, text: str) -> None:
-    from vmaf_predictor.build.jobs import write_atomic
+    from vmaf_predictor.factory.jobs import write_atomic
 
     write_atomic(path, text.encode("utf-8"))
 
@@ -867,7 +867,7 @@ def write_report(
 
 
 def run(input: Any, output: Any, params: Any, codec: str | None = None) -> str:
-    """The ``split`` rule's stage (see :mod:`vmaf_predictor.build`): split
+    """The ``split`` rule's stage (see :mod:`vmaf_predictor.factory`): split
     ``params.corpus`` for the codecs of ``params.codecs`` (config["codecs"])
     beside ``output.manifest`` and write the corpus report. Returns the
     summary line, also printed to stderr so that it shows on the console."""

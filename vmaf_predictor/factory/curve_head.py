@@ -36,9 +36,9 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from vmaf_predictor.build import evaluation as ev
-from vmaf_predictor.build import network
-from vmaf_predictor.build.network import MODEL_COLUMNS, exact_exp, exact_log
+from vmaf_predictor.factory import evaluation as ev
+from vmaf_predictor.factory import network
+from vmaf_predictor.factory.network import MODEL_COLUMNS, exact_exp, exact_log
 
 KIND = "content_slope"
 # Ridge on g1 and g2, per row and in VMAF^2 units:

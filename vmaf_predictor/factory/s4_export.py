@@ -16,8 +16,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
-from vmaf_predictor.build import curve_head, network
-from vmaf_predictor.build.network import TrainedModel, crf_knots
+from vmaf_predictor.factory import curve_head, network
+from vmaf_predictor.factory.network import TrainedModel, crf_knots
 from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
 
 IR_VERSION = 8  # the IR version that goes with opset 18

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.build.jobs import write_atomic
-from vmaf_predictor.build.s2_corpus import read_info
+from vmaf_predictor.factory.jobs import write_atomic
+from vmaf_predictor.factory.s2_corpus import read_info
 from vmaf_predictor.names import (
     MODEL_DIR,
     PROVENANCE_NAME,

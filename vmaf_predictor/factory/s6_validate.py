@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_predictor.build import network
-from vmaf_predictor.build import s2_corpus as corpus
-from vmaf_predictor.build.network import TrainedModel
+from vmaf_predictor.factory import network
+from vmaf_predictor.factory import s2_corpus as corpus
+from vmaf_predictor.factory.network import TrainedModel
 from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,

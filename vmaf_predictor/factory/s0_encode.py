@@ -14,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from vmaf_predictor.build.jobs import write_atomic
+from vmaf_predictor.factory.jobs import write_atomic
 from vmaf_predictor.runtime import encode
 from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.encoders import SweepSettings

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vmaf_predictor.build import (
+from vmaf_predictor.factory import (
     curve_head,
     evaluation,
     network,
@@ -22,10 +22,10 @@ from vmaf_predictor.build import (
     s5_allowlist,
     s6_validate,
 )
-from vmaf_predictor.build.network import TrainedModel
-from vmaf_predictor.build.s2_corpus import CorpusInfo
-from vmaf_predictor.build.s5_allowlist import AllowlistReport
-from vmaf_predictor.build.s6_validate import PARITY_TOLERANCE, ValidationReport
+from vmaf_predictor.factory.network import TrainedModel
+from vmaf_predictor.factory.s2_corpus import CorpusInfo
+from vmaf_predictor.factory.s5_allowlist import AllowlistReport
+from vmaf_predictor.factory.s6_validate import PARITY_TOLERANCE, ValidationReport
 from vmaf_predictor.names import model_file_name
 from vmaf_predictor.runtime.features import NOT_MEASURED, contract_table
 

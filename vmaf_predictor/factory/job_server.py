@@ -16,7 +16,7 @@ process and the server it started, and nothing else holds them: requests
 status)``. Jobs keep the run's stdin, stdout and stderr (stdin as
 /dev/null).
 
-    python -m vmaf_predictor.build.job_server RUN_PID REQUESTS_FD REPLIES_FD MODULE...
+    python -m vmaf_predictor.factory.job_server RUN_PID REQUESTS_FD REPLIES_FD MODULE...
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import traceback
 from concurrent.futures import Future
 from typing import Any
 
-from vmaf_predictor.build.jobs import FAILED, die_with_parent
+from vmaf_predictor.factory.jobs import FAILED, die_with_parent
 
 _LENGTH = struct.Struct("<Q")
 # What JobServer.run returns when the server ended before the job did.

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from vmaf_predictor.build import curve_head, metrics, network
-from vmaf_predictor.build import evaluation as ev
-from vmaf_predictor.build.network import (
+from vmaf_predictor.factory import curve_head, metrics, network
+from vmaf_predictor.factory import evaluation as ev
+from vmaf_predictor.factory.network import (
     TrainedModel,
     TrainSettings,
     crf_knots,
     epochs_for,
     parameter_shapes,
 )
-from vmaf_predictor.build.s2_corpus import TARGET, read_info, read_table
+from vmaf_predictor.factory.s2_corpus import TARGET, read_info, read_table
 from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
