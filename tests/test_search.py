@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 
 from vmaf_predictor.runtime import search
 from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
-from vmaf_predictor.runtime.search import Problem, Step, run_search
+from vmaf_predictor.runtime.search import Problem, Step, prior_slope, run_search
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("encode_time_ms", "score_time_ms")
@@ -39,7 +39,7 @@ def measured_by(truth):
 
 
 def x264(target: float, budget: int = 4, tolerance: float = 1.0) -> Problem:
-    return Problem(target, tolerance, 0, 51, budget, prior_slope=1.2)
+    return Problem(target, tolerance, 0, 51, budget, prior_slope("libx264", 1.2))
 
 
 def best_value(truth, problem: Problem) -> int | None:
@@ -386,3 +386,24 @@ def test_two_searches_of_one_clip_at_once_do_not_collide(clips, tmp_path, tmpdir
     assert results[0]["crf"] == results[1]["crf"]
     assert outs[0].read_bytes() == outs[1].read_bytes()
     assert not any(Path(tmpdir_env["TMPDIR"]).iterdir())
+
+
+def test_the_prior_slope_tool_recovers_a_logistic_ladders_logit_slope(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from search_slopes import slopes
+
+    rows = [
+        {
+            "encoder": "libx264",
+            "src": src,
+            "crf": q,
+            "vmaf_score": 100 / (1 + math.exp(k * (q - 30))),
+        }
+        for src, k in (("a", 0.2), ("b", 0.2))
+        for q in range(0, 52, 3)
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert slopes(corpus)["libx264"] == pytest.approx(
+        [0.2] * 8
+    )  # 9-12, ..., 18-21 of each

@@ -134,10 +134,11 @@ def one_clip(clip: Path, codec: str, models: Path, targets: list[float]) -> list
     }
     curves = {k: p.curve(features, codec) for k, p in predictors.items()}
     cases = []
+    slope = search.prior_slope(codec, entry.b)
     for target in targets:
         problem = search.Problem(
             target, search.DEFAULT_TOLERANCE, low, high, search.DEFAULT_MAX_ENCODES,
-            entry.b,
+            slope,
         )  # fmt: skip
         answers: dict[str, tuple[int, list[int], float]] = {}
         pick = predictors["model search"].pick_crf(features, target, codec).crf
@@ -147,7 +148,7 @@ def one_clip(clip: Path, codec: str, models: Path, targets: list[float]) -> list
             found = search.run_search(problem, truth, first, curves[kind])
             answers[kind] = (found.crf, _values(found), probe_s + _seconds(found))
         unlimited = search.Problem(
-            target, search.DEFAULT_TOLERANCE, low, high, high - low + 1, entry.b
+            target, search.DEFAULT_TOLERANCE, low, high, high - low + 1, slope
         )
         found = search.run_search(unlimited, truth, search.crf_search_first(unlimited))
         answers["crf-search"] = (found.crf, _values(found), _seconds(found))

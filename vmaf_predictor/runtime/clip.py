@@ -279,7 +279,7 @@ def _pick(
         low=low,
         high=high,
         max_encodes=max_encodes,
-        prior_slope=entry.b,
+        prior_slope=search.prior_slope(codec, entry.b),
     )
     if uses_model:
         curve = predictor.curve(features, codec)

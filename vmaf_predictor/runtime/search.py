@@ -31,9 +31,9 @@ quality value closely, so the model strategy works in the logit domain,
   nearest measurement, whose slope is the predictor's own (from that
   measurement to where the level-corrected curve meets the aim), or, with
   two measurements on that side, the measured one; either clamped to
-  [1/2, 3] times the codec's prior slope (its analytical curve's ``b`` at
-  the aim's level), so a flat, saturated curve (the stubs') still moves and
-  a wild one does not jump across the range.
+  [0.6, 1.7] times the codec's prior slope (:data:`LOGIT_SLOPES`), so a
+  flat, saturated curve (the stubs') still moves and a wild one does not
+  jump across the range.
 
 Every value after the first aims at the window's middle. A value already
 measured is never proposed again, nor one outside the codec's range. All of
@@ -52,8 +52,30 @@ from typing import Any
 STRATEGIES = ("model", "crf-search")
 DEFAULT_TOLERANCE = 1.0  # VMAF points above the target a measurement may land
 DEFAULT_MAX_ENCODES = 4
-# The slope used to extrapolate, as multiples of the codec's prior slope.
-SLOPE_CLAMP = (0.5, 3.0)
+# The codec's prior slope of logit(VMAF) per quality step near a target:
+# the median over neighbouring ladder values with VMAF in [80, 99] of the
+# demo's sweep corpus (23 sources: lavfi patterns and real shots, none of the
+# held-out clips), printed by tools/search_slopes.py. A constant in the logit
+# domain, not a constant VMAF per step: the slope measured at targets 88, 93
+# and 95 agrees in logit, while a VMAF-per-step prior converted at the aim
+# was 1.7x too steep for the AV1 encoders and 0.6x too flat for libvvenc.
+# Simulated on every quality value measured for the demo's 5 held-out clips
+# (72 searches), this table and clamp instead of the codec's b and (0.5, 3):
+# 3.17 -> 3.07 encodes per answer with the stubs, 3.04 -> 3.03 with the
+# analytical curve (crf-search: 3.86); on 3 real training clips (36
+# searches) 2.75 -> 2.58 (crf-search: 3.28); every answer meets the target.
+LOGIT_SLOPES = {
+    "libaom-av1": 0.058,
+    "libsvtav1": 0.057,
+    "libvvenc": 0.124,
+    "libx264": 0.140,
+    "libx265": 0.132,
+}
+# A codec not swept: its analytical curve's b (VMAF per step) at VMAF 90.
+_FALLBACK_LEVEL = 90.0
+# The slope used to extrapolate, as multiples of the codec's prior slope
+# (the range of 80% of the measured slopes around the median).
+SLOPE_CLAMP = (0.6, 1.7)
 # VMAF is clamped into this before the logit. Near 100 VMAF saturates
 # harder than a logistic curve (a plateau at 99.9), so a measurement there
 # counts as 99.5: without the cap, a plateau point made the interpolation aim
@@ -119,7 +141,7 @@ class Problem:
     low: int
     high: int
     max_encodes: int
-    prior_slope: float  # VMAF per quality step near the target (the codec's b)
+    prior_slope: float  # logit(VMAF) per quality step near a target: prior_slope()
 
     @property
     def aim(self) -> float:
@@ -244,10 +266,13 @@ def next_crf_search(problem: Problem, steps: dict[int, Step], run: int) -> int |
 # The model's curve, corrected by the measurements ------------------------------
 
 
-def prior_logit_slope(problem: Problem) -> float:
-    """The codec's prior slope (VMAF per step) in logit per step at the aim."""
-    v = min(max(problem.aim, _LOGIT_BOUNDS[0]), _LOGIT_BOUNDS[1])
-    return problem.prior_slope * 100.0 / (v * (100.0 - v))
+def prior_slope(codec: str, vmaf_per_step: float) -> float:
+    """The codec's prior logit slope: measured (:data:`LOGIT_SLOPES`), or
+    its analytical ``vmaf_per_step`` converted at VMAF 90."""
+    if codec in LOGIT_SLOPES:
+        return LOGIT_SLOPES[codec]
+    v = _FALLBACK_LEVEL
+    return vmaf_per_step * 100.0 / (v * (100.0 - v))
 
 
 def next_from_model(
@@ -261,8 +286,7 @@ def next_from_model(
     good, bad = bracket(problem, steps)
     if good is not None and bad is not None:
         return _between(problem, steps, u, aim, good, bad)
-    beta_prior = prior_logit_slope(problem)
-    lo_clamp, hi_clamp = (k * beta_prior for k in SLOPE_CLAMP)
+    lo_clamp, hi_clamp = (k * problem.prior_slope for k in SLOPE_CLAMP)
     upward = good is not None  # every measurement meets the target: go higher
     side = sorted(steps) if upward else sorted(steps, reverse=True)
     anchor = side[-1]
