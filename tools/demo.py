@@ -41,8 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import bench_pick  # noqa: E402  (tools/, beside this file)
+
 from vmaf_predictor.factory.footage import FootageError  # noqa: E402
 from vmaf_predictor.runtime import ffmpeg as ff  # noqa: E402
+from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS  # noqa: E402
 
 # The demo's footage (footage.yaml's clips): (first frame, frames, held out).
 # Segments, to fit 2 cores: bikes keeps its first two cuts (three shots),
@@ -324,7 +327,7 @@ def summarise(cases: list[dict], codecs: list[str]) -> list[dict]:
     return lines
 
 
-def markdown(result: dict, timings: dict, clips: list[Path]) -> str:
+def markdown(result: dict, timings: dict, clips: list[Path], search: str) -> str:
     real = sorted({c["clip"] for c in result["cases"] if c["real"]})
     synthetic = sorted({c["clip"] for c in result["cases"] if not c["real"]})
     shots = sorted({c["shot"] for c in result["cases"]})
@@ -364,11 +367,33 @@ def markdown(result: dict, timings: dict, clips: list[Path]) -> str:
             f"{c['predictor']} | {c['crf']} | {c['predicted_vmaf']:.2f} | "
             f"{measured} |"
         )
+    lines += ["", search, ""] if search else []
     lines += [
         "",
         "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def search_section(clips: list[Path], models: Path, cores: int) -> str:
+    """``make bench-pick``'s table for the demo's models on ``clips``."""
+    _, lines = bench_pick.pick_table(
+        clips, models, list(SOFTWARE_CODECS), list(bench_pick.TARGETS), cores
+    )
+    names = ", ".join(c.stem for c in clips)
+    return "\n".join(
+        [
+            f"## The search on held-out real footage ({names})",
+            "",
+            "`make bench-pick`'s table (docs/search.md): per clip, codec and "
+            "target, the answer of each strategy, VMAF measured at it and "
+            "around it with the sweep's production settings.",
+            "",
+            bench_pick.table(lines),
+            "",
+            bench_pick.ratio_line(lines),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,8 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         result = held_out_evaluation(work, held_out, work / "model", args.cores)
         timings["evaluation"] = time.perf_counter() - start
+        start = time.perf_counter()
+        search = search_section(real_held_out, work / "model", args.cores)
+        print(search, flush=True)
+        timings["search on held-out footage"] = time.perf_counter() - start
         (work / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
-        (work / "evaluation.md").write_text(markdown(result, timings, held_out))
+        text = markdown(result, timings, held_out, search)
+        (work / "evaluation.md").write_text(text)
         for s in result["summary"]:
             if s["codec"] == "all":
                 print(
