@@ -1,5 +1,6 @@
-"""Stage 1, the corpus split: every kind of line, both decoders, the rules'
-order, file:line numbering, content-addressed tables and the report."""
+"""Reading a corpus and the split: every kind of line and its outcome, pyarrow
+reading each as json does, the rules' order, file:line numbering,
+content-addressed tables and the report."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from workflow_runs import phase_a
 
 from vmaf_predictor.factory import s1_split
 from vmaf_predictor.factory.s2_corpus import COLUMNS
+from vmaf_predictor.runtime import corpus as reading
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     round_decimal,
@@ -225,7 +227,7 @@ LINES: dict[str, tuple[bytes, object]] = {
         f"line is longer than {MAX_LINE} bytes",
     ),
 }
-# Lines where pyarrow is more lenient than the rules, or reads otherwise.
+# Lines pyarrow alone would read otherwise than json (more leniently).
 LENIENT: dict[str, bytes] = {
     "-NaN": raw("vmaf_score", b"-NaN"),
     "Inf": raw("vmaf_score", b"Inf"),
@@ -305,8 +307,8 @@ def test_each_kind_of_line_has_its_outcome(kind, split, tmp_path):
     assert outcome(report) == expected
 
 
-def plain(chunk: s1_split._Chunk) -> tuple:
-    """A split chunk as comparable values (floats by their bytes)."""
+def plain(chunk: reading.Chunk) -> tuple:
+    """A decided chunk as comparable values (floats by their bytes)."""
     tables = {
         codec: ([v.astype("<f8").tobytes() for v in values], src.to_pylist(), probe)
         for codec, (values, src, probe) in chunk.kept.items()
@@ -315,17 +317,20 @@ def plain(chunk: s1_split._Chunk) -> tuple:
     return chunk.lines, chunk.rows, counts, chunk.bad, tables
 
 
-def both_decoders(codecs, data: bytes, monkeypatch) -> tuple:
-    """A chunk split as it is, then decoded line by line only."""
-    as_is = plain(s1_split._decide(s1_split._decode(data, MAX_LINE), codecs))
+def as_read_and_by_json(codecs, data: bytes, monkeypatch) -> tuple:
+    """A chunk decided as it is read, then with every line read by json."""
+    as_read = plain(reading.decide(reading.decode(data, MAX_LINE), codecs))
+    rows = reading._rows
     with monkeypatch.context() as patch:
-        patch.setattr(s1_split, "_arrow_read", lambda *args: None)
-        by_line = plain(s1_split._decide(s1_split._decode(data, MAX_LINE), codecs))
-    return as_is, by_line
+        patch.setattr(
+            reading, "_rows", lambda d, s, e, p, *a: rows(d, s, e, p & False, *a)
+        )
+        by_json = plain(reading.decide(reading.decode(data, MAX_LINE), codecs))
+    return as_read, by_json
 
 
 @pytest.mark.parametrize("kind", [*LINES, *LENIENT])
-def test_both_decoders_decide_each_kind_of_line_alike(kind, codecs, monkeypatch):
+def test_pyarrow_reads_each_kind_of_line_as_json_does(kind, codecs, monkeypatch):
     text = LINES[kind][0] if kind in LINES else LENIENT[kind]
     good = line(phase_a())
     for data in (
@@ -333,8 +338,8 @@ def test_both_decoders_decide_each_kind_of_line_alike(kind, codecs, monkeypatch)
         b"\n".join([good, text, good]),  # the kind last, without its newline
         b"\n".join([good, b"", text, good + b" " + good]) + b"\n",  # rows == lines
     ):
-        as_is, by_line = both_decoders(codecs, data, monkeypatch)
-        assert as_is == by_line
+        as_read, by_json = as_read_and_by_json(codecs, data, monkeypatch)
+        assert as_read == by_json
 
 
 def test_an_object_running_over_a_newline_is_two_bad_lines(codecs, monkeypatch):
@@ -343,8 +348,8 @@ def test_an_object_running_over_a_newline_is_two_bad_lines(codecs, monkeypatch):
     running_on, going_on = LENIENT["object running on"], LENIENT["object going on"]
     two = line(phase_a()) + b" " + line(phase_a())
     data = b"\n".join([line(phase_a()), running_on, going_on, two]) + b"\n"
-    as_is, by_line = both_decoders(codecs, data, monkeypatch)
-    assert as_is == by_line and len(as_is[3]) == 3
+    as_read, by_json = as_read_and_by_json(codecs, data, monkeypatch)
+    assert as_read == by_json and len(as_read[3]) == 3
 
 
 def random_corpus(codecs, rows: int, seed: int) -> bytes:
@@ -375,30 +380,28 @@ def random_corpus(codecs, rows: int, seed: int) -> bytes:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_both_decoders_split_a_random_mix_alike(seed, codecs, monkeypatch):
+def test_pyarrow_reads_a_random_mix_as_json_does(seed, codecs, monkeypatch):
     data = random_corpus(codecs, 2000, seed)
-    as_is, by_line = both_decoders(codecs, data, monkeypatch)
-    assert as_is == by_line
-    assert sum(len(src) for _, src, _ in as_is[4].values()) > 1000
+    as_read, by_json = as_read_and_by_json(codecs, data, monkeypatch)
+    assert as_read == by_json
+    assert sum(len(src) for _, src, _ in as_read[4].values()) > 1000
 
 
-def test_pyarrow_decodes_a_clean_chunk_and_lines_with_a_null_go_again_alone(
-    codecs, monkeypatch
-):
-    decoded_alone = []
+def test_only_lines_pyarrow_may_misread_are_read_by_json(codecs, monkeypatch):
+    read_by_json = []
 
-    def spy(lines, *args):
-        decoded_alone.extend(lines)
-        return decode_lines(lines, *args)
+    def spy(text, *args):
+        read_by_json.append(text)
+        return exact(text, *args)
 
-    decode_lines = s1_split._decode_lines
-    monkeypatch.setattr(s1_split, "_decode_lines", spy)
+    exact = reading._exact
+    monkeypatch.setattr(reading, "_exact", spy)
     rows = [line(phase_a(crf=c, notes=None)) for c in range(10, 40)]  # null, not read
     rows[3] = line(phase_a(vmaf_score=None))
     rows[7] = raw("vmaf_score", b"NaN")
     data = b"\n".join(rows) + b"\n"
-    chunk = s1_split._decide(s1_split._decode(data, MAX_LINE), codecs)
-    assert decoded_alone == [rows[3], rows[7]]
+    chunk = reading.decide(reading.decode(data, MAX_LINE), codecs)
+    assert read_by_json == [rows[3], rows[7]]
     assert chunk.dropped == {"score null or not finite": 2}
 
 
@@ -408,7 +411,7 @@ def test_a_split_does_not_depend_on_chunk_size_or_threads(
     corpus = tmp_path / "c.jsonl"
     corpus.write_bytes(random_corpus(codecs, 3000, 3))
     one = s1_split.split(corpus, codecs, tmp_path / "one", "skip", MAX_LINE, threads=1)
-    monkeypatch.setattr(s1_split, "CHUNK_BYTES", 5000)  # many chunks, some by line
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 5000)  # many chunks, some by line
     monkeypatch.setattr(s1_split, "ROW_GROUP_ROWS", 100)
     many = s1_split.split(
         corpus, codecs, tmp_path / "many", "skip", MAX_LINE, threads=3
@@ -424,7 +427,7 @@ def test_parquet_row_groups_do_not_depend_on_chunks(codecs, tmp_path, monkeypatc
     corpus.write_bytes(random_corpus(codecs, 3000, 4))
     monkeypatch.setattr(s1_split, "ROW_GROUP_ROWS", 64)
     one = s1_split.split(corpus, codecs, tmp_path / "one", "skip", MAX_LINE)
-    monkeypatch.setattr(s1_split, "CHUNK_BYTES", 3000)
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 3000)
     s1_split.split(corpus, codecs, tmp_path / "many", "skip", MAX_LINE)
     for entry in one.codecs.values():
         first = (tmp_path / "one" / entry.table).read_bytes()
@@ -437,8 +440,8 @@ def test_parquet_row_groups_do_not_depend_on_chunks(codecs, tmp_path, monkeypatc
 def test_chunks_are_whole_lines_that_cover_the_file(tmp_path, monkeypatch):
     path = tmp_path / "c.jsonl"
     write(path, *[phase_a(crf=c) for c in range(10, 50)])
-    monkeypatch.setattr(s1_split, "CHUNK_BYTES", 500)
-    chunks = [s1_split._read(path, *bounds) for bounds in s1_split._chunks(path, 999)]
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 500)
+    chunks = [reading.read_bytes(path, *b) for b in reading.chunks(path, 999)]
     assert len(chunks) > 5 and b"".join(chunks) == path.read_bytes()
     assert all(chunk.endswith(b"\n") for chunk in chunks)
 
@@ -670,15 +673,15 @@ def test_a_complete_last_line_without_a_newline_is_a_row(split, tmp_path):
 def test_a_huge_line_is_a_bad_row_and_never_read_whole(
     split, tmp_path, monkeypatch, chunk_bytes
 ):
-    monkeypatch.setattr(s1_split, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(reading, "CHUNK_BYTES", chunk_bytes)
     path = tmp_path / "c.jsonl"
     with open(path, "w") as handle:
         handle.write(json.dumps(GOOD[0]) + "\n")
         handle.write('{"junk": "' + "x" * (8 << 20) + '"}\n')
         handle.write(json.dumps(GOOD[1]) + "\n{oops\n")
-    read, decode = [], s1_split._decode
+    read, decode = [], reading.decode
     monkeypatch.setattr(
-        s1_split, "_decode", lambda data, m: read.append(len(data)) or decode(data, m)
+        reading, "decode", lambda data, m: read.append(len(data)) or decode(data, m)
     )
     report = split(str(path), bad_rows="skip")
     assert report.kept == 2 and max(read) <= chunk_bytes + MAX_LINE + 1
@@ -701,7 +704,7 @@ def test_strict_mode_shows_the_first_20_bad_rows_and_the_total(split, tmp_path):
 def test_line_numbers_count_per_file_across_shards_and_chunks(
     split, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(s1_split, "CHUNK_BYTES", 600)
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 600)
     shards = tmp_path / "shards"
     shards.mkdir()
     rows = [*[phase_a(crf=c) for c in range(10, 30)], "{oops", "", phase_a(crf=99)]
