@@ -15,10 +15,10 @@ import math
 import os
 import re
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,159 +339,151 @@ class _Facts:
                 column = Column(kind, value, shown)
         return column
 
+    # The rules, one method each: (the rows that break it, their reason: a
+    # text, a Drop, or a function of the row giving the text).
 
-# Each rule: (the rows that break it, their reason: a text, a Drop, or a
-# function of the row giving the text).
+    def no_object(self) -> tuple:
+        import numpy as np
 
+        error = self.rows.error
+        return np.isin(np.arange(len(self.rows.line)), list(error)), error.get
 
-def no_object(f: _Facts) -> tuple:
-    import numpy as np
+    def no_encoder(self) -> tuple:
+        return self.encoder.kind == ABSENT, "missing key encoder / codec"
 
-    return np.isin(np.arange(len(f.rows.line)), list(f.rows.error)), f.rows.error.get
+    def encoder_not_a_string(self) -> tuple:
+        text = self.encoder.text
+        reason = lambda i: f"encoder must be a string, got {text(i)}"  # noqa: E731
+        return self.encoder.kind != STRING, reason
 
+    def no_crf(self) -> tuple:
+        return self.crf.kind == ABSENT, "missing key crf / q / cq"
 
-def no_encoder(f: _Facts) -> tuple:
-    return f.encoder.kind == ABSENT, "missing key encoder / codec"
+    def no_score(self) -> tuple:
+        return self.score.kind == ABSENT, "missing key vmaf_score / vmaf"
 
+    def failed_encode(self) -> tuple:
+        status = self.rows.columns["exit_status"]
+        zero = (status.kind == NUMBER) & (status.value == 0)
+        return (status.kind != ABSENT) & ~zero, Drop("exit_status not 0")
 
-def encoder_not_a_string(f: _Facts) -> tuple:
-    text = f.encoder.text
-    return (
-        f.encoder.kind != STRING,
-        lambda i: f"encoder must be a string, got {text(i)}",
-    )
+    def null_score(self) -> tuple:
+        return self.score.kind == NULL, Drop(SCORE_DROPPED)
 
+    def score_not_a_number(self) -> tuple:
+        return self.score.kind != NUMBER, self.not_a_number_text("vmaf_score")
 
-def no_crf(f: _Facts) -> tuple:
-    return f.crf.kind == ABSENT, "missing key crf / q / cq"
+    def score_not_finite(self) -> tuple:
+        import numpy as np
 
+        return ~np.isfinite(self.score.value), Drop(SCORE_DROPPED)
 
-def no_score(f: _Facts) -> tuple:
-    return f.score.kind == ABSENT, "missing key vmaf_score / vmaf"
+    def unknown_encoder(self) -> tuple:
+        return self.code < 0, Drop(UNKNOWN_ENCODER)
 
+    def score_out_of_range(self) -> tuple:
+        score = self.score.value
+        reason = lambda i: f"vmaf_score {score[i]:g} is outside [0, 100]"  # noqa: E731
+        return ~((score >= 0) & (score <= 100)), reason
 
-def failed_encode(f: _Facts) -> tuple:
-    status = f.rows.columns["exit_status"]
-    zero = (status.kind == NUMBER) & (status.value == 0)
-    return (status.kind != ABSENT) & ~zero, Drop("exit_status not 0")
+    def crf_not_a_number(self) -> tuple:
+        return self.crf.kind != NUMBER, self.not_a_number_text("crf")
 
+    def crf_out_of_range(self) -> tuple:
+        def reason(i: int) -> str:
+            c = self.codecs[self.names[self.code[i]]]
+            return (
+                f"crf {self.crf.value[i]:g} is outside {c.name}'s range "
+                f"[{c.quality_min:g}, {c.quality_max:g}]"
+            )
 
-def null_score(f: _Facts) -> tuple:
-    return f.score.kind == NULL, Drop(SCORE_DROPPED)
+        low, high = self.limits
+        return ~((low <= self.crf.value) & (self.crf.value <= high)), reason
 
+    def not_a_number(self, key: str, where: str) -> tuple:
+        """Where ``key`` is present (``where="any"``), or the row has
+        (``"probe"``) or lacks (``"standin"``) probe statistics."""
+        kind = self.spelled(key).kind
+        mask = {"any": kind != ABSENT, "probe": self.probe, "standin": ~self.probe}
+        return mask[where] & (kind != NUMBER), self.not_a_number_text(key)
 
-def score_not_a_number(f: _Facts) -> tuple:
-    return f.score.kind != NUMBER, _not_a_number("vmaf_score", f.score)
+    def not_positive(self, key: str) -> tuple:
+        import numpy as np
 
-
-def score_not_finite(f: _Facts) -> tuple:
-    import numpy as np
-
-    return ~np.isfinite(f.score.value), Drop(SCORE_DROPPED)
-
-
-def unknown_encoder(f: _Facts) -> tuple:
-    return f.code < 0, Drop(UNKNOWN_ENCODER)
-
-
-def score_out_of_range(f: _Facts) -> tuple:
-    score = f.score.value
-    return ~(
-        (score >= 0) & (score <= 100)
-    ), lambda i: f"vmaf_score {score[i]:g} is outside [0, 100]"
-
-
-def crf_not_a_number(f: _Facts) -> tuple:
-    return f.crf.kind != NUMBER, _not_a_number("crf", f.crf)
-
-
-def crf_out_of_range(f: _Facts) -> tuple:
-    def reason(i: int) -> str:
-        c = f.codecs[f.names[f.code[i]]]
-        return (
-            f"crf {f.crf.value[i]:g} is outside {c.name}'s range "
-            f"[{c.quality_min:g}, {c.quality_max:g}]"
-        )
-
-    low, high = f.limits
-    return ~((low <= f.crf.value) & (f.crf.value <= high)), reason
-
-
-def _not_a_number(key: str, column: Column):
-    return lambda i: f"{key} must be a number, got {column.text(i)}"
-
-
-def _positive(key: str) -> list:
-    """Where a row has ``key``: a number, finite and > 0."""
-    import numpy as np
-
-    def not_a_number(f: _Facts) -> tuple:
-        c = f.spelled(key)
-        return (c.kind != ABSENT) & (c.kind != NUMBER), _not_a_number(key, c)
-
-    def not_positive(f: _Facts) -> tuple:
-        c = f.spelled(key)
+        c = self.spelled(key)
         fine = np.isfinite(c.value) & (c.value > 0)
-        return (
-            c.kind == NUMBER
-        ) & ~fine, lambda i: f"{key} must be finite and positive, got {c.value[i]:g}"
+        reason = lambda i: f"{key} must be finite and positive, got {c.value[i]:g}"  # noqa: E731
+        return (c.kind == NUMBER) & ~fine, reason
 
-    return [not_a_number, not_positive]
+    def not_finite(self, key: str, where: str) -> tuple:
+        import numpy as np
 
+        c, rows = self.spelled(key), self.probe if where == "probe" else ~self.probe
+        reason = lambda i: f"{key} must be finite, got {float(c.value[i])}"  # noqa: E731
+        return rows & ~np.isfinite(c.value), reason
 
-def _finite(key: str, probe: bool) -> list:
-    """In rows with (``probe``) or without probe statistics: ``key`` present
-    (stand-ins), a number, finite."""
-    import numpy as np
-
-    def where(f: _Facts) -> np.ndarray:
-        return f.probe if probe else ~f.probe
-
-    def missing(f: _Facts) -> tuple:
+    def no_standin(self, key: str) -> tuple:
         spellings = " / ".join(KEY_SPELLINGS.get(key, (key,)))
-        return where(f) & (f.spelled(key).kind == ABSENT), f"missing key {spellings}"
+        missing = ~self.probe & (self.spelled(key).kind == ABSENT)
+        return missing, f"missing key {spellings}"
 
-    def not_a_number(f: _Facts) -> tuple:
-        c = f.spelled(key)
-        return where(f) & (c.kind != NUMBER), _not_a_number(key, c)
+    def standin_not_positive(self) -> tuple:
+        fps, width, height = (
+            self.spelled(k).value for k in ("framerate", "width", "height")
+        )
+        positive = (fps > 0) & (width >= 1) & (height >= 1)
+        return ~self.probe & ~positive, "framerate, width and height must be positive"
 
-    def not_finite(f: _Facts) -> tuple:
-        c = f.spelled(key)
-        return where(f) & ~np.isfinite(
-            c.value
-        ), lambda i: f"{key} must be finite, got {float(c.value[i])}"
-
-    return [not_a_number, not_finite] if probe else [missing, not_a_number, not_finite]
-
-
-def standin_not_positive(f: _Facts) -> tuple:
-    fps, width, height = (f.spelled(k).value for k in ("framerate", "width", "height"))
-    positive = (fps > 0) & (width >= 1) & (height >= 1)
-    return ~f.probe & ~positive, "framerate, width and height must be positive"
+    def not_a_number_text(self, key: str) -> Callable[[int], str]:
+        text = self.spelled(key).text
+        return lambda i: f"{key} must be a number, got {text(i)}"
 
 
 @cache
-def rules() -> list:
+def rules() -> list[Callable[[_Facts], tuple]]:
     """The row rules, in order: a row's first broken rule decides it (the
     order says which reason a row with several problems gets)."""
+    f = _Facts
     return [
-        no_object,
-        no_encoder,
-        encoder_not_a_string,
-        no_crf,
-        no_score,
-        failed_encode,
-        null_score,
-        score_not_a_number,
-        score_not_finite,
-        unknown_encoder,
-        score_out_of_range,
-        crf_not_a_number,
-        crf_out_of_range,
-        *(rule for key in POSITIVE_KEYS for rule in _positive(key)),
-        *(rule for key in _keys()[0] for rule in _finite(key, probe=True)),
-        *(rule for key in STANDIN_KEYS for rule in _finite(key, probe=False)),
-        standin_not_positive,
+        f.no_object,
+        f.no_encoder,
+        f.encoder_not_a_string,
+        f.no_crf,
+        f.no_score,
+        f.failed_encode,
+        f.null_score,
+        f.score_not_a_number,
+        f.score_not_finite,
+        f.unknown_encoder,
+        f.score_out_of_range,
+        f.crf_not_a_number,
+        f.crf_out_of_range,
+        *(
+            rule
+            for key in POSITIVE_KEYS
+            for rule in (
+                partial(f.not_a_number, key=key, where="any"),
+                partial(f.not_positive, key=key),
+            )
+        ),
+        *(
+            rule
+            for key in _keys()[0]
+            for rule in (
+                partial(f.not_a_number, key=key, where="probe"),
+                partial(f.not_finite, key=key, where="probe"),
+            )
+        ),
+        *(
+            rule
+            for key in STANDIN_KEYS
+            for rule in (
+                partial(f.no_standin, key=key),
+                partial(f.not_a_number, key=key, where="standin"),
+                partial(f.not_finite, key=key, where="standin"),
+            )
+        ),
+        f.standin_not_positive,
     ]
 
 
