@@ -825,6 +825,21 @@ def test_importing_the_stage_loads_no_data_library():
     assert result.stdout.strip() == "[]", result.stderr
 
 
+def test_the_runtime_reads_a_corpus_without_the_factory(tmp_path):
+    source = write(tmp_path / "c.jsonl", *GOOD)
+    code = (
+        "import sys, yaml; sys.modules['vmaf_predictor.factory'] = None\n"
+        "from vmaf_predictor.registry import registry_from_config\n"
+        "from vmaf_predictor.runtime import corpus\n"
+        "codecs = registry_from_config(yaml.safe_load(open('config.yaml')))\n"
+        f"print(corpus.tables({source!r}, codecs)['libx264']['crf'].tolist())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "[20.0, 25.0, 30.0]", result.stderr
+
+
 # Where the rules had no answer before ----------------------------------------
 
 
