@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["MIN_ROWS", "CorpusError", "corpus_files", "read_table", "run", "split"]
-
 # Fixed rows per Parquet row group, so a table's bytes do not depend on chunks.
 ROW_GROUP_ROWS = 1 << 15
 MANIFEST = "manifest.json"
