@@ -7,9 +7,8 @@ For each size: writes a realistic corpus under /tmp (all 14 codecs plus a
 codec outside the registry, some failed encodes, full Phase A keys; about
 490 bytes a row), then prints, each the median of --runs, in a fresh process:
 - `wc -l` of the file: reading it once, as fast as it gets;
-- decode only: the split's chunks decoded by ``pyarrow.json.read_json`` with
-  the split's schema, on as many threads, and nothing else (the floor of a
-  split that decodes with pyarrow);
+- decode only: the split's chunks decoded (``runtime.corpus.decode``), on as
+  many threads, and no rule applied (the floor of the split);
 - the split itself (``s1_split.split``), with rows/s, MB/s and its peak RSS.
 Peak RSS staying flat from one size to the next shows memory does not grow
 with the file.
@@ -78,21 +77,14 @@ def generate(path: Path, rows: int, codecs: dict) -> None:
 
 
 def decode_only(corpus: Path) -> None:
-    """Decode every chunk as the split's pyarrow path does, and nothing else."""
-    import pyarrow as pa
-    import pyarrow.json as pa_json
-
-    from vmaf_predictor.factory import s1_split
+    """Decode every chunk as the split does, and nothing else."""
+    from vmaf_predictor.runtime import corpus as reading
 
     def decode(bounds: tuple[int, int]) -> int:
-        data = s1_split._read(corpus, *bounds)
-        options = s1_split._arrow_options(s1_split._may_have_probe(data))[0]
-        read = pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1)
-        return pa_json.read_json(pa.py_buffer(data), read, options).num_rows
+        return len(reading.decode(reading.read_bytes(corpus, *bounds), 1 << 20).line)
 
-    chunks = s1_split._chunks(corpus, 1 << 20)
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        print(sum(pool.map(decode, chunks)))
+        print(sum(pool.map(decode, reading.chunks(corpus, 1 << 20))))
 
 
 def timed(command: list[str]) -> tuple[float, int]:

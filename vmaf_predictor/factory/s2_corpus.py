@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmaf_predictor.registry import Codec, codec_from_config
+from vmaf_predictor.runtime.corpus import TARGET
 from vmaf_predictor.runtime.features import FEATURE_NAMES, NOT_MEASURED
 
 if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
     import pandas as pd
 
-TARGET = "vmaf"
 COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, TARGET)
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = (

@@ -1,7 +1,8 @@
 """``python -m vmaf_predictor evaluate CORPUS``: score models on a corpus.
 
-The corpus is read by the build's own split (:mod:`vmaf_predictor.factory.
-s1_split`), so its rows are exactly the rows training would take: bad rows
+The corpus is read as the factory's split reads it
+(:mod:`vmaf_predictor.runtime.corpus`), so its rows are exactly the rows
+training would take: bad rows
 stop it (``file:line: reason``), dropped rows are dropped, aliases and
 stand-in features are applied. Each codec with rows is scored with its model
 in ``--models`` (default: the committed ``model/``) run in onnxruntime as a
@@ -13,8 +14,6 @@ cross-validation holds them out).
 from __future__ import annotations
 
 import csv
-import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,67 +48,53 @@ def evaluate(
     curve; codecs skipped, with why. Raises InputError (a usage error) for a
     corpus that cannot be read or has bad rows, or a models path that is
     not a directory."""
-    from vmaf_predictor.factory import s1_split
+    from vmaf_predictor.runtime import corpus as reading
 
     models = Path(models)
     if not models.is_dir():
         raise InputError("models", str(models), "a directory of predictor_*.onnx")
+    codecs = codec_registry()
     try:
-        s1_split.corpus_files(corpus)
-    except FileNotFoundError as error:
+        tables = reading.tables(corpus, codecs)
+    except (FileNotFoundError, reading.CorpusError) as error:
         raise InputError(
             "corpus", str(corpus), str(error), template="{name} {value}: {allowed}"
         ) from None
-    codecs = codec_registry()
     result: dict[str, Any] = {"corpus": str(corpus), "models": str(models)}
     scored: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     lines: list[list[object]] = []
-    with tempfile.TemporaryDirectory(prefix="vmaf-evaluate-") as work:
-        try:
-            report = s1_split.split(corpus, codecs, work, bad_rows="strict")
-        except s1_split.CorpusError as error:
-            first = next(
-                (line.strip() for line in str(error).splitlines()[1:2]), str(error)
+    for codec in codecs:
+        table = tables.get(codec)
+        if table is None or len(table) < reading.MIN_ROWS:
+            skipped[codec] = f"fewer than {reading.MIN_ROWS} rows in the corpus"
+            continue
+        path = models / model_file_name(codec)
+        if not path.is_file():
+            skipped[codec] = f"no model at {path}"
+            continue
+        session, _ = _load(path)
+        rows = table[list(FEATURE_NAMES)].to_numpy()
+        actual = table["vmaf"].astype(float).tolist()
+        predicted = [float(v) for v in predict(session, rows)]
+        spec = codecs[codec]
+        fallback = [
+            spec.analytical_vmaf(float(r[0]), float(r[1])) for r in rows.tolist()
+        ]
+        sources = table["src"].astype(str).tolist()
+        scored[codec] = {
+            "rows": len(actual),
+            "stub": is_stub(models, codec),
+            "model": _figures(predicted, actual),
+            "analytical": _figures(fallback, actual),
+            **by_clip(sources, predicted, fallback, actual),
+        }
+        lines += [
+            [src, codec, crf, score, p]
+            for src, crf, score, p in zip(
+                table["src"].astype(str), rows[:, 0], actual, predicted, strict=True
             )
-            raise InputError(
-                "corpus",
-                str(corpus),
-                f"{report_total(str(error))} bad row(s), the first {first}",
-                template="{name} {value}: {allowed}",
-            ) from None
-        for codec in codecs:
-            entry = report.codecs.get(codec)
-            if entry is None:
-                skipped[codec] = f"fewer than {s1_split.MIN_ROWS} rows in the corpus"
-                continue
-            path = models / model_file_name(codec)
-            if not path.is_file():
-                skipped[codec] = f"no model at {path}"
-                continue
-            session, _ = _load(path)
-            table = s1_split.read_table(Path(work) / entry.table)
-            rows = table[list(FEATURE_NAMES)].to_numpy()
-            actual = table["vmaf"].astype(float).tolist()
-            predicted = [float(v) for v in predict(session, rows)]
-            spec = codecs[codec]
-            fallback = [
-                spec.analytical_vmaf(float(r[0]), float(r[1])) for r in rows.tolist()
-            ]
-            sources = table["src"].astype(str).tolist()
-            scored[codec] = {
-                "rows": len(actual),
-                "stub": is_stub(models, codec),
-                "model": _figures(predicted, actual),
-                "analytical": _figures(fallback, actual),
-                **by_clip(sources, predicted, fallback, actual),
-            }
-            lines += [
-                [src, codec, crf, score, p]
-                for src, crf, score, p in zip(
-                    table["src"].astype(str), rows[:, 0], actual, predicted, strict=True
-                )
-            ]
+        ]
     if predictions is not None:
         with open(predictions, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
@@ -151,12 +136,6 @@ def by_clip(
         for clip, rows in sorted(groups.items())
     }
     return {"clips": len(per_clip), "by_clip": per_clip}
-
-
-def report_total(message: str) -> str:
-    """The bad-row count of the split's CorpusError message."""
-    found = re.search(r"(\d+) bad row", message)
-    return found.group(1) if found else "some"
 
 
 def text(result: dict[str, Any]) -> str:
