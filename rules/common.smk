@@ -22,11 +22,11 @@ if workflow.is_main_process:
         print(CHECKOUT.note, file=sys.stderr)
 
 from vmaf_predictor import names
-from vmaf_predictor.factory import config as workflow_config
+from vmaf_predictor import config_file as workflow_config
 from vmaf_predictor.factory.stages import PRELOAD, module_name, run_job
 from vmaf_predictor.factory.code import module_files
 from vmaf_predictor.factory.network import TrainSettings, train_job_resources
-from vmaf_predictor.factory.s1_split import corpus_files
+from vmaf_predictor.runtime.corpus import MIN_ROWS, corpus_files
 from vmaf_predictor.factory.s7_card import built_with
 from vmaf_predictor.factory.sources import SRC_PATTERN, SourcesError, list_sources
 from vmaf_predictor.names import NAME_PATTERN
@@ -57,8 +57,6 @@ except workflow_config.ConfigError as error:
 CODECS = list(config["codecs"])
 # Versions of what the bytes depend on; the cards name them.
 BUILT_WITH = built_with()
-# A codec trains on the real corpus when the split gives it this many rows.
-MIN_REAL_ROWS = 2
 # The corpus files, listed (never opened: reading them is the split's job).
 try:
     CORPUS_FILES = (
@@ -168,7 +166,7 @@ def real_entry(codec):
         return None
     manifest, content = split_manifest()
     entry = content["codecs"].get(codec)
-    return entry if entry and entry["rows"] >= MIN_REAL_ROWS else None
+    return entry if entry and entry["rows"] >= MIN_ROWS else None
 
 
 def real_table(wildcards):

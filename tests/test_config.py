@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from vmaf_predictor.factory import config as workflow_config
+from vmaf_predictor import config_file as workflow_config
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from vmaf_predictor.factory import metrics
+from vmaf_predictor.runtime import metrics
 
 
 def test_plcc_of_a_linear_relation_is_one():

@@ -51,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 
 from vmaf_predictor.factory import evaluation as ev  # noqa: E402
 from vmaf_predictor.factory import (  # noqa: E402
-    metrics,
     s1_split,
     s3_train,
     s4_export,
@@ -61,6 +60,7 @@ from vmaf_predictor.factory.network import TrainSettings  # noqa: E402
 from vmaf_predictor.names import model_file_name  # noqa: E402
 from vmaf_predictor.registry import registry_from_config  # noqa: E402
 from vmaf_predictor.runtime import evaluate as runtime_evaluate  # noqa: E402
+from vmaf_predictor.runtime import metrics  # noqa: E402
 from vmaf_predictor.runtime.features import FEATURE_NAMES  # noqa: E402
 
 

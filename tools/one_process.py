@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from vmaf_predictor.factory import config as workflow_config
+from vmaf_predictor import config_file as workflow_config
 from vmaf_predictor.factory.s7_card import built_with
 from vmaf_predictor.factory.stages import STAGES, stage
 from vmaf_predictor.names import (

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vmaf_predictor import config_file  # noqa: E402
-from vmaf_predictor.factory.config import ladder  # noqa: E402
+from vmaf_predictor.config_file import ladder  # noqa: E402
 from vmaf_predictor.runtime import encode  # noqa: E402
 from vmaf_predictor.runtime import ffmpeg as ff  # noqa: E402
 from vmaf_predictor.runtime.encoders import SOFTWARE_CODECS  # noqa: E402

@@ -32,7 +32,7 @@ import demo  # noqa: E402
 from checkout import copy_workflow  # noqa: E402
 
 from vmaf_predictor import config_file  # noqa: E402
-from vmaf_predictor.factory import config as workflow_config  # noqa: E402
+from vmaf_predictor import config_file as workflow_config  # noqa: E402
 from vmaf_predictor.runtime import encode, measure  # noqa: E402
 from vmaf_predictor.runtime import ffmpeg as ff  # noqa: E402
 from vmaf_predictor.runtime.encoders import SweepSettings  # noqa: E402

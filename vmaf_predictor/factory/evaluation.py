@@ -32,10 +32,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vmaf_predictor.factory import metrics
 from vmaf_predictor.factory.network import MODEL_COLUMNS, exact_exp, exact_log
 from vmaf_predictor.names import clip_of
 from vmaf_predictor.registry import Codec
+from vmaf_predictor.runtime import metrics
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 LEARNER = "model"

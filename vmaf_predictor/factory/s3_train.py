@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from vmaf_predictor.factory import curve_head, metrics, network
+from vmaf_predictor.factory import curve_head, network
 from vmaf_predictor.factory import evaluation as ev
 from vmaf_predictor.factory.network import (
     TrainedModel,
@@ -32,6 +32,7 @@ from vmaf_predictor.factory.network import (
 )
 from vmaf_predictor.factory.s2_corpus import TARGET, read_info, read_table
 from vmaf_predictor.registry import Codec, codec_from_config
+from vmaf_predictor.runtime import metrics
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     N_FEATURES,

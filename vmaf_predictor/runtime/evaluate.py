@@ -28,7 +28,7 @@ PREDICTION_COLUMNS = ("src", "encoder", "crf", "vmaf_score", "predicted")
 
 
 def _figures(predicted: list[float], actual: list[float]) -> dict[str, float]:
-    from vmaf_predictor.factory import metrics
+    from vmaf_predictor.runtime import metrics
 
     return metrics.summary(predicted, actual)
 
@@ -118,7 +118,7 @@ def by_clip(
     together, as grouped evaluation holds them out): how many clips, and
     per clip its rows and the RMSE of the model and of the analytical curve.
     Rows without a ``src`` are one group, named ""."""
-    from vmaf_predictor.factory import metrics
+    from vmaf_predictor.runtime import metrics
 
     groups: dict[str, list[int]] = {}
     for i, src in enumerate(sources):
