@@ -1,10 +1,6 @@
-"""Stage 7: the model card, answering the five-point bar: what the model
-does, its output, a runnable example, provenance, known limitations.
-
-A card is a pure function of its inputs: nothing in it depends on the clock,
-the machine, the user or the checkout path, so it is byte-stable like the
-model it describes.
-"""
+"""Stage 7: the model card (what the model does, its output, a runnable
+example, provenance, known limitations), a pure function of its inputs:
+nothing in it depends on the clock, the machine, the user or the path."""
 
 from __future__ import annotations
 
@@ -52,14 +48,9 @@ FEATURE_SOURCES = {
 
 
 def built_with() -> dict[str, str]:
-    """Installed releases of the packages the bytes depend on.
-
-    A version's local label (after ``+``) is left out: it names how a wheel
-    was built, not the release whose code computes the bytes. torch 2.13.0
-    is ``2.13.0+cpu`` from the CPU wheel index (envs/requirements.txt) and
-    ``2.13.0`` from PyPI on aarch64 (its CUDA build), and both give the same
-    model files (`make test-arm64`), so the cards must be the same too.
-    """
+    """Installed releases of the packages the bytes depend on, without the
+    local label (torch's ``+cpu`` on x86-64 only: `make test-arm64` gives the
+    same model files, so the cards must be the same too)."""
     import importlib.metadata
 
     return {
@@ -258,8 +249,8 @@ def _rows_line(trained: TrainedModel, corpus: CorpusInfo) -> str:
 
 
 def _held_out(trained: TrainedModel) -> str:
-    """The held-out figures (the consumer reads the PLCC, SROCC and RMSE
-    rows of the first table), then the baselines on the same rows."""
+    """The held-out figures (the consumer reads the first table's PLCC,
+    SROCC and RMSE rows), the baselines on the same rows, the selection."""
     m = trained.metrics
     e = trained.evaluation
     grouped = trained.n_holdout == 0
@@ -315,11 +306,8 @@ def _held_out(trained: TrainedModel) -> str:
 
 def _baselines(e: Mapping[str, Any]) -> str:
     """The learner beside the baselines, on the same held-out rows."""
-    where = (
-        "the same folds"
-        if e["split"] in evaluation.GROUPED or e["folds"] > 1
-        else ("the same held-out rows")
-    )
+    grouped = e["split"] in evaluation.GROUPED or e["folds"] > 1
+    where = "the same folds" if grouped else "the same held-out rows"
     lines = [
         "## Baselines",
         "",
