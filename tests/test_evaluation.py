@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from vmaf_predictor.factory import evaluation as ev
+from vmaf_predictor.factory import monotone, selection
 from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory.network import exact_exp
 from vmaf_predictor.runtime.features import FEATURE_NAMES
@@ -188,8 +189,8 @@ def _columns(table):
 def test_monitoring_rows_never_changes_the_training(x264, settings):
     columns, targets = _columns(real_table(x264))
     short = dataclasses.replace(settings, epochs=10)
-    plain = train.fit(columns, targets, range(18), short)
-    watched = train.fit(columns, targets, range(18), short, monitor=range(18, 24))
+    plain = monotone.fit(columns, targets, range(18), short)
+    watched = monotone.fit(columns, targets, range(18), short, monitor=range(18, 24))
     assert plain.model.weights_as_lists() == watched.model.weights_as_lists()
     assert len(watched.monitor_predictions) == 10 and plain.monitor_predictions == []
 
@@ -199,10 +200,10 @@ def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, setting
     columns, targets = _columns(table)
     sources = table["src"].tolist()
     short = dataclasses.replace(settings, epochs=60)
-    stopped = train.fit_selected(columns, targets, range(36), sources, short)
+    stopped = selection.fit_selected(columns, targets, range(36), sources, short)
     inner = ev.grouped_folds(sources, ev.INNER_FOLDS, short.seed)
     held = inner.held_out[0]
-    watched = train.fit(columns, targets, inner.training(0, 36), short, monitor=held)
+    watched = monotone.fit(columns, targets, inner.training(0, 36), short, monitor=held)
     errors = [
         math.fsum((p - targets[i]) ** 2 for p, i in zip(epoch, held, strict=True))
         for epoch in watched.monitor_predictions
@@ -213,12 +214,12 @@ def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, setting
 def test_without_two_sources_early_stopping_trains_every_epoch(x264, settings):
     columns, targets = _columns(real_table(x264))
     short = dataclasses.replace(settings, epochs=7)
-    fitted = train.fit_selected(columns, targets, range(24), [""] * 24, short)
+    fitted = selection.fit_selected(columns, targets, range(24), [""] * 24, short)
     assert len(fitted.loss_curve) == 7
 
 
 def test_a_blend_mixes_network_and_curve_and_clips():
-    assert train.blended([80.0, 100.0], [60.0, 120.0], 0.25) == [75.0, 100.0]
+    assert monotone.blended([80.0, 100.0], [60.0, 120.0], 0.25) == [75.0, 100.0]
 
 
 def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
@@ -227,7 +228,7 @@ def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
     table = real_table(x264, sources=6)
     columns, targets = _columns(table)
     short = dataclasses.replace(settings, epochs=15)
-    fitted = train.fit_selected(
+    fitted = selection.fit_selected(
         columns, targets, range(36), table["src"].tolist(), short, ("logistic",)
     )
     if fitted.blend is not None:
@@ -235,6 +236,6 @@ def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
         assert w in ev.BLEND_WEIGHTS and w > 0.0
         if fitted.model is not None:
             network_only = dataclasses.replace(fitted, blend=None).predict(columns)
-            expected = train.blended(network_only, curve.predict_columns(columns), w)
+            expected = monotone.blended(network_only, curve.predict_columns(columns), w)
             assert fitted.predict(columns) == expected
     assert len(fitted.loss_curve) <= 15

@@ -6,8 +6,7 @@ import onnx
 import torch
 from fresh_process import python_output
 
-from vmaf_predictor.factory import network
-from vmaf_predictor.factory import s3_train as train
+from vmaf_predictor.factory import monotone, network
 from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.runtime.session import open_session as _session
 from vmaf_predictor.runtime.session import predict
@@ -29,11 +28,11 @@ def test_graph_is_opset_18(onnx_x264):
 def test_onnxruntime_matches_the_torch_model_within_1e_5(trained_x264, onnx_x264):
     # Recompute the trained torch network here, independently of the stage.
     s = trained_x264.settings
-    shapes = train.parameter_shapes(s.hidden, s.crf_knots)
+    shapes = network.parameter_shapes(s.hidden, s.crf_knots)
     theta = torch.cat(
         [torch.tensor(trained_x264.weights[name]).flatten() for name in shapes]
     ).double()
-    model = train.MonotoneNet(
+    model = monotone.MonotoneNet(
         s.hidden, s.crf_knots, theta, tuple(trained_x264.target_scale)
     )
     columns = network.model_inputs(np.array(trained_x264.holdout_inputs))
@@ -104,7 +103,7 @@ def _blended_x264(trained_x264):
 
 
 def test_a_blended_model_computes_the_blend_in_onnxruntime(trained_x264):
-    from vmaf_predictor.factory.s3_train import blended
+    from vmaf_predictor.factory.monotone import blended
 
     model, curve = _blended_x264(trained_x264)
     graph = export.build_model(model, opset=18)

@@ -1,4 +1,4 @@
-"""What a real-corpus codec ships (s3_train.fit_selected): the network, a
+"""What a real-corpus codec ships (selection.fit_selected): the network, a
 curve alone or a blend, chosen on grouped folds of the training rows alone;
 every candidate's graph passes the checks its consumer relies on."""
 
@@ -13,7 +13,14 @@ import pytest
 import yaml
 from fresh_process import ROOT, python_output
 
-from vmaf_predictor.factory import curve_head, network, s5_allowlist, s6_validate
+from vmaf_predictor.factory import (
+    curve_head,
+    monotone,
+    network,
+    s5_allowlist,
+    s6_validate,
+    selection,
+)
 from vmaf_predictor.factory import evaluation as ev
 from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory import s4_export as export
@@ -26,7 +33,7 @@ def _row(crf: float, bitrate: float, shot_length: float = 48.0) -> list[float]:
     row = [0.0] * len(FEATURE_NAMES)
     row[0], row[1] = crf, bitrate
     row[10:] = [shot_length, 25.0, 320.0, 180.0]
-    return train.to_float32(row)
+    return monotone.to_float32(row)
 
 
 def logistic_rows():
@@ -69,7 +76,7 @@ def _selected(rows, settings, epochs, folds=5):
     features, vmaf, src = rows
     columns = network.model_inputs(features)
     short = dataclasses.replace(settings, epochs=epochs)
-    return train.fit_selected(
+    return selection.fit_selected(
         columns, vmaf, range(len(vmaf)), src, short, CURVES, selection_folds=folds
     )
 
@@ -93,40 +100,40 @@ def test_where_every_curve_is_wrong_the_network_is_shipped(settings):
 
 
 def test_a_tie_goes_to_the_candidate_with_fewer_parameters():
-    options = train.candidates(CURVES)
+    options = selection.candidates(CURVES)
     assert [o.name for o in options[:2]] == ["logistic", "content_slope"]
     assert options[-1].name == "network"
     # Every candidate errs the same on every fold and epoch count.
     errors = [[[4.0] * (1 if not o.trains_network else 3) for o in options]] * 2
-    selection = train.Selection.of(options, errors, 3, rows=8, sources=4)
-    assert selection.chosen.name == "logistic"
+    picked = selection.Selection.of(options, errors, 3, rows=8, sources=4)
+    assert picked.chosen.name == "logistic"
 
 
 def test_a_network_is_scored_at_the_epochs_the_other_folds_chose():
     """Each watched fold is best at a different epoch count: summed over all
     folds every count errs 19, but a fold scored at the count the other two
     chose errs 9, so the honest figure is 27 and the curve (21) wins."""
-    curve, net = train.Candidate("logistic", 1.0), train.Candidate(None, 0.0)
+    curve, net = selection.Candidate("logistic", 1.0), selection.Candidate(None, 0.0)
     by_fold = [[1.0, 9.0, 9.0], [9.0, 1.0, 9.0], [9.0, 9.0, 1.0]]
     errors = [[[7.0], by_fold[k]] for k in range(3)]
-    selection = train.Selection.of([curve, net], errors, 3, rows=6, sources=3)
-    assert selection.figures == [21.0, 27.0]
-    assert selection.epochs == [None, 1]  # all tie at 19: the fewest
-    assert selection.chosen.name == "logistic"
+    picked = selection.Selection.of([curve, net], errors, 3, rows=6, sources=3)
+    assert picked.figures == [21.0, 27.0]
+    assert picked.epochs == [None, 1]  # all tie at 19: the fewest
+    assert picked.chosen.name == "logistic"
 
 
 def test_a_network_must_beat_the_best_curve_by_three_standard_errors():
     """Lower in total but on one fold only (a lead of 6 against a standard
     error of 6): the curve ships. Lower by the same 6 on every fold (no
     spread): the network ships."""
-    curve, net = train.Candidate("logistic", 1.0), train.Candidate(None, 0.0)
+    curve, net = selection.Candidate("logistic", 1.0), selection.Candidate(None, 0.0)
     uneven = [[[10.0], [e]] for e in (4.0, 10.0, 10.0, 10.0)]
-    selection = train.Selection.of([curve, net], uneven, 1, rows=8, sources=4)
-    assert selection.figures == [40.0, 34.0] and selection.chosen == curve
-    assert selection.evidence == (1, 0, 6.0, 6.0)
+    picked = selection.Selection.of([curve, net], uneven, 1, rows=8, sources=4)
+    assert picked.figures == [40.0, 34.0] and picked.chosen == curve
+    assert picked.evidence == (1, 0, 6.0, 6.0)
     even = [[[10.0], [8.5]] for _ in range(4)]
-    selection = train.Selection.of([curve, net], even, 1, rows=8, sources=4)
-    assert selection.chosen == net and selection.evidence == (1, 0, 6.0, 0.0)
+    picked = selection.Selection.of([curve, net], even, 1, rows=8, sources=4)
+    assert picked.chosen == net and picked.evidence == (1, 0, 6.0, 0.0)
 
 
 def test_an_outer_fold_never_sees_its_own_clip_in_the_choice(x264, settings):
@@ -162,7 +169,7 @@ def allowed():
 
 
 @pytest.mark.parametrize(
-    "candidate", train.candidates(CURVES), ids=lambda c: c.name.replace(" ", "")
+    "candidate", selection.candidates(CURVES), ids=lambda c: c.name.replace(" ", "")
 )
 def test_every_candidate_ships_a_graph_that_passes_the_checks(
     candidate, x264, settings, allowed, monkeypatch
@@ -170,7 +177,7 @@ def test_every_candidate_ships_a_graph_that_passes_the_checks(
     """Offered only this candidate, the selection ships it: its graph is
     on the op allowlist, matches the float64 model it was trained as
     (parity), stays in [0, 100] and never rises with CRF."""
-    monkeypatch.setattr(train, "candidates", lambda curves: [candidate])
+    monkeypatch.setattr(selection, "candidates", lambda curves: [candidate])
     evaluation = train.EvaluationSettings(
         folds=2, seeds=1, early_stopping=True, blend=True, curves=CURVES,
         selection_folds=2,
@@ -225,7 +232,7 @@ def test_the_selection_gives_the_same_bytes_in_another_process(x264, settings):
     """)
     assert there == digest
     assert here.evaluation["selection"]["chosen"] in {
-        c.name for c in train.candidates(CURVES)
+        c.name for c in selection.candidates(CURVES)
     }
 
 

@@ -48,12 +48,12 @@ BASELINE_TEXT = {
     "analytical": "analytical fallback curve",
     "parametric": "logistic curve 100*sigmoid(a + b*crf + c*log bpp), b <= 0",
 }
-# The weights w of a curve a real-corpus model may take (s3_train.
+# The weights w of a curve a real-corpus model may take (selection.
 # fit_selected): VMAF = (1 - w) * network + w * curve; 0 is the network
 # alone, 1 the curve alone (no network in the graph).
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # The selection splits a training set's sources into this many grouped
-# folds and watches the first ``selection_folds`` of them (s3_train.
+# folds and watches the first ``selection_folds`` of them (selection.
 # fit_selected).
 INNER_FOLDS = 5
 _LN10 = 2.302585092994046  # the double nearest ln 10

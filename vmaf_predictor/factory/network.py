@@ -204,7 +204,7 @@ class TrainedModel:
     # std, target_scale and loss_curve are then empty):
     # {"weight": w, "kind": ..., "params": [...], "centre": [...],
     # "scale": [...]}; empty: the network alone. How it was chosen:
-    # evaluation["selection"] (s3_train.fit_selected).
+    # evaluation["selection"] (selection.fit_selected).
     blend: dict[str, Any] = field(default_factory=dict)
 
 
