@@ -25,6 +25,7 @@ from workflow_runs import phase_a
 from vmaf_predictor.factory import s1_split
 from vmaf_predictor.factory.s2_corpus import COLUMNS
 from vmaf_predictor.runtime import corpus as reading
+from vmaf_predictor.runtime import jsonl as decoder
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     round_decimal,
@@ -327,10 +328,10 @@ def plain(chunk: reading.Chunk) -> tuple:
 def as_read_and_by_json(codecs, data: bytes, monkeypatch) -> tuple:
     """A chunk decided as it is read, then with every line read by json."""
     as_read = plain(reading.decide(reading.decode(data, MAX_LINE), codecs))
-    rows = reading._rows
+    rows = decoder._rows
     with monkeypatch.context() as patch:
         patch.setattr(
-            reading, "_rows", lambda d, s, e, p, *a: rows(d, s, e, p & False, *a)
+            decoder, "_rows", lambda d, s, e, p, *a: rows(d, s, e, p & False, *a)
         )
         by_json = plain(reading.decide(reading.decode(data, MAX_LINE), codecs))
     return as_read, by_json
@@ -401,8 +402,8 @@ def test_only_lines_pyarrow_may_misread_are_read_by_json(codecs, monkeypatch):
         read_by_json.append(text)
         return exact(text, *args)
 
-    exact = reading._exact
-    monkeypatch.setattr(reading, "_exact", spy)
+    exact = decoder._exact
+    monkeypatch.setattr(decoder, "_exact", spy)
     rows = [line(phase_a(crf=c, notes=None)) for c in range(10, 40)]  # null, not read
     rows[3] = line(phase_a(vmaf_score=None))
     rows[7] = raw("vmaf_score", b"NaN")
