@@ -52,18 +52,19 @@ from typing import Any
 STRATEGIES = ("model", "crf-search")
 DEFAULT_TOLERANCE = 1.0  # VMAF points above the target a measurement may land
 DEFAULT_MAX_ENCODES = 4
-# The codec's prior slope of logit(VMAF) per quality step near a target:
-# the median over neighbouring ladder values with VMAF in [80, 99] of the
-# demo's sweep corpus (23 sources: lavfi patterns and real shots, none of the
-# held-out clips), printed by tools/search_slopes.py. A constant in the logit
-# domain, not a constant VMAF per step: the slope measured at targets 88, 93
-# and 95 agrees in logit, while a VMAF-per-step prior converted at the aim
-# was 1.7x too steep for the AV1 encoders and 0.6x too flat for libvvenc.
-# Simulated on every quality value measured for the demo's 5 held-out clips
-# (72 searches), this table and clamp instead of the codec's b and (0.5, 3):
-# 3.17 -> 3.07 encodes per answer with the stubs, 3.04 -> 3.03 with the
-# analytical curve (crf-search: 3.86); on 3 real training clips (36
-# searches) 2.75 -> 2.58 (crf-search: 3.28); every answer meets the target.
+# The codec's prior slope of logit(VMAF) per quality step near a target: the
+# median over neighbouring ladder values with VMAF in [80, 99] of the demo's
+# sweep corpus (23 sources: lavfi patterns and real shots, none of the held-
+# out clips; ladders every 3 values), printed by tools/search_slopes.py. A
+# constant in the logit domain, not a constant VMAF per step: the slope
+# measured at targets 88, 93 and 95 agrees in logit, while a VMAF-per-step
+# prior converted at the aim was 1.7x too steep for the AV1 encoders and 0.6x
+# too flat for libvvenc. Simulated on every quality value measured for the
+# demo's 5 held-out clips (72 searches), this table and clamp instead of the
+# codec's b and (0.5, 3): 3.17 -> 3.07 encodes per answer with the stubs, 3.04
+# -> 3.03 with the analytical curve (crf-search: 3.86); on 3 real training
+# clips (36 searches) 2.75 -> 2.58 (crf-search: 3.28); every answer meets the
+# target.
 LOGIT_SLOPES = {
     "libaom-av1": 0.058,
     "libsvtav1": 0.057,
@@ -74,7 +75,7 @@ LOGIT_SLOPES = {
 # A codec not swept: its analytical curve's b (VMAF per step) at VMAF 90.
 _FALLBACK_LEVEL = 90.0
 # The slope used to extrapolate, as multiples of the codec's prior slope
-# (the range of 80% of the measured slopes around the median).
+# (chosen in the simulation above among (0.35-0.7, 1.5-3)).
 SLOPE_CLAMP = (0.6, 1.7)
 # VMAF is clamped into this before the logit. Near 100 VMAF saturates
 # harder than a logistic curve (a plateau at 99.9), so a measurement there
