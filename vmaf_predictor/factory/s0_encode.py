@@ -25,14 +25,7 @@ log = logging.getLogger(__name__)
 def run(input: Any, output: Any, params: Any, codec: str) -> str:
     """Stage entry point of ``sweep_encode``."""
     sweep = params.sweep
-    settings = SweepSettings(
-        ffmpeg=sweep["ffmpeg"],
-        threads=int(sweep["threads"]),
-        probe_max_frames=1,  # no probe here
-        vmaf_model=sweep["vmaf_model"],
-        probe={},
-        production={codec: tuple(sweep["production"][codec])},
-    )
+    settings = SweepSettings.from_params(sweep)
     # The source's frames, so that an encode short of frames is run again.
     frames = ff.count_frames(ff.locate(settings.ffmpeg), input.clip)
     result = encode.encode_and_score(

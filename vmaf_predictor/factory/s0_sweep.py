@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +41,6 @@ from vmaf_predictor.runtime import rows as phase_a
 from vmaf_predictor.runtime.encoders import SweepSettings
 
 log = logging.getLogger(__name__)
-
-
-def settings_from(params: Mapping[str, Any]) -> SweepSettings:
-    """The :class:`SweepSettings` of a job from the part of the sweep's
-    settings it was given as params (only what decides its bytes)."""
-    return SweepSettings(
-        ffmpeg=params.get("ffmpeg"),
-        threads=int(params.get("threads", 1)),
-        probe_max_frames=int(params.get("probe_max_frames", 1)),
-        vmaf_model=str(params.get("vmaf_model", "")),
-        probe={c: tuple(a) for c, a in params.get("probe", {}).items()},
-        production={c: tuple(a) for c, a in params.get("production", {}).items()},
-    )
 
 
 def _write_json(path: str | Path, data: Any) -> None:
@@ -98,7 +84,7 @@ def run_check(input: Any, output: Any, params: Any, codec: None = None) -> str:
 
 def run_clip(input: Any, output: Any, params: Any, codec: None = None) -> str:
     """A clip's stream facts, frame count, sha256 and window signalstats."""
-    settings = settings_from(params.sweep)
+    settings = SweepSettings.from_params(params.sweep)
     ffmpeg = ff.locate(settings.ffmpeg)
     clip = measure.clip_facts(ffmpeg, input.clip)
     window = clip.window(settings.probe_max_frames)
@@ -119,7 +105,7 @@ def run_probe(input: Any, output: Any, params: Any, codec: str) -> str:
     (the encoder refuses the clip or the settings) is written down: its rows
     carry its exit status. One that keeps exiting 0 with too few packets
     (:func:`measure.probe` retries) fails the job: the next run retries it."""
-    settings = settings_from(params.sweep)
+    settings = SweepSettings.from_params(params.sweep)
     ffmpeg = ff.locate(settings.ffmpeg)
     window = _read_json(input.info)["window"]
     try:

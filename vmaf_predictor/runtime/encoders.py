@@ -172,12 +172,19 @@ class SweepSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SweepSettings:
         """From a validated config (schema defaults filled in)."""
-        sweep = config["sweep"]
+        return cls.from_params({"ffmpeg": config["ffmpeg"]["path"], **config["sweep"]})
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SweepSettings:
+        """From the part of the sweep's settings a job was given (only what
+        decides its bytes: a setting left out is one the job never uses)."""
         return cls(
-            ffmpeg=config["ffmpeg"]["path"],
-            threads=int(sweep["threads"]),
-            probe_max_frames=int(sweep["probe_max_frames"]),
-            vmaf_model=str(sweep["vmaf_model"]),
-            probe={c: tuple(map(str, a)) for c, a in sweep["probe"].items()},
-            production={c: tuple(map(str, a)) for c, a in sweep["production"].items()},
+            ffmpeg=params.get("ffmpeg"),
+            threads=int(params.get("threads", 1)),
+            probe_max_frames=int(params.get("probe_max_frames", 1)),
+            vmaf_model=str(params.get("vmaf_model", "")),
+            probe={c: tuple(map(str, a)) for c, a in params.get("probe", {}).items()},
+            production={
+                c: tuple(map(str, a)) for c, a in params.get("production", {}).items()
+            },
         )
