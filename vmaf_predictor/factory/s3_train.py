@@ -1,4 +1,4 @@
-"""Stage 3: train one codec's model (:mod:`model`, chosen by
+"""Stage 3: train one codec's model (:mod:`monotone`, chosen by
 :mod:`selection` for a real corpus), with its grouped cross-validation."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ IR_VERSION = 8  # the IR version that goes with opset 18
 
 
 def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
-    """The graph of :class:`vmaf_predictor.train.MonotoneNet`, node for node
+    """The graph of :class:`monotone.MonotoneNet`, node for node
     (blended with its curve, or the curve alone, as ``trained.blend`` says).
 
     It computes in float64 between a Cast in and a Cast out: the weights are
