@@ -151,6 +151,11 @@ rule sweep_encode:
     libvmaf."""
     input:
         unpack(after_shots()),
+        # The source's frame count, from the job that decoded it (ancient:
+        # a changed feature definition rewrites the info, not the frames).
+        info=lambda wildcards: ancient(
+            expand(rules.sweep_clip.output.info, src=wildcards.src)[0]
+        ),
         code=code("sweep_encode"),
     output:
         result="results/sweep/encodes/{src}/{codec}/{q}.json",

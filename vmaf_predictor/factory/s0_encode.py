@@ -16,7 +16,6 @@ from typing import Any
 
 from vmaf_predictor.factory.jobs import write_atomic
 from vmaf_predictor.runtime import encode
-from vmaf_predictor.runtime import ffmpeg as ff
 from vmaf_predictor.runtime.encoders import SweepSettings
 
 log = logging.getLogger(__name__)
@@ -26,8 +25,10 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
     """Stage entry point of ``sweep_encode``."""
     sweep = params.sweep
     settings = SweepSettings.from_params(sweep)
-    # The source's frames, so that an encode short of frames is run again.
-    frames = ff.count_frames(ff.locate(settings.ffmpeg), input.clip)
+    # The source's frames (sweep_clip counted them), so that an encode
+    # short of frames is run again.
+    with open(input.info, encoding="utf-8") as handle:
+        frames = json.load(handle)["clip"]["frames"]
     result = encode.encode_and_score(
         input.clip, codec, params.quality, settings, frames
     )
