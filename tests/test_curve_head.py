@@ -281,3 +281,16 @@ def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings
     assert s6_validate.check_monotone(session, x264, vectors) <= 0.0
     assert (trained.blend["kind"], trained.blend["weight"]) == ("content_slope", 1.0)
     assert "exp(g0 + g1*log bpp' + g2*m*log P bpp')" in s7_card._blend_text(trained)
+
+
+def test_the_curve_mean_is_the_mean_of_its_parts_fitted_on_the_same_rows(x264):
+    features, targets, _ = _sweep_like(x264)
+    columns = network.model_inputs(features)
+    mean = curve_head.fit_curve("curve_mean", columns, targets)
+    parts = [
+        np.array(curve.fit_columns(columns, targets).predict_columns(columns))
+        for curve in curve_head.MEAN_PARTS
+    ]
+    assert [type(p) for p in mean.parts] == list(curve_head.MEAN_PARTS)
+    assert mean.predict_columns(columns) == ((parts[0] + parts[1]) * 0.5).tolist()
+    assert curve_head.curve_from_dict(mean.as_dict()) == mean

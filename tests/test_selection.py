@@ -26,7 +26,7 @@ from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
-CURVES = ("logistic", "content_slope")
+CURVES = ("curve_mean", "logistic", "content_slope")
 
 
 def _row(crf: float, bitrate: float, shot_length: float = 48.0) -> list[float]:
@@ -99,14 +99,26 @@ def test_where_every_curve_is_wrong_the_network_is_shipped(settings):
     assert figures["network"] < 0.5 * min(figures[kind] for kind in CURVES)
 
 
-def test_a_tie_goes_to_the_candidate_with_fewer_parameters():
+def test_a_tie_goes_to_the_first_curve_never_to_the_network():
     options = selection.candidates(CURVES)
-    assert [o.name for o in options[:2]] == ["logistic", "content_slope"]
+    assert [o.name for o in options[:3]] == list(CURVES)
     assert options[-1].name == "network"
     # Every candidate errs the same on every fold and epoch count.
     errors = [[[4.0] * (1 if not o.trains_network else 3) for o in options]] * 2
     picked = selection.Selection.of(options, errors, 3, rows=8, sources=4)
-    assert picked.chosen.name == "logistic"
+    assert picked.chosen.name == "curve_mean"
+
+
+def test_another_curve_replaces_the_first_only_if_lower_on_every_fold():
+    """Lower in total but not on one fold: the first curve ships. Lower on
+    every fold: the other curve ships."""
+    first, other = (selection.Candidate(kind, 1.0) for kind in CURVES[:2])
+    uneven = [[[10.0], [e]] for e in (4.0, 10.5, 9.0, 9.0)]
+    picked = selection.Selection.of([first, other], uneven, 1, rows=8, sources=4)
+    assert picked.figures == [40.0, 32.5] and picked.chosen == first
+    even = [[[10.0], [e]] for e in (4.0, 9.9, 9.0, 9.0)]
+    picked = selection.Selection.of([first, other], even, 1, rows=8, sources=4)
+    assert picked.chosen == other
 
 
 def test_a_network_is_scored_at_the_epochs_the_other_folds_chose():
