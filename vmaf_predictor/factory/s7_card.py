@@ -338,17 +338,16 @@ def _selection(e: Mapping[str, Any], trained: TrainedModel) -> str:
         f"What this file computes was chosen on its training rows alone: their "
         f"{chosen['sources']} sources split into {evaluation.INNER_FOLDS} grouped "
         f"folds (seed {trained.settings.seed}), {chosen['folds']} of them watched "
-        "in turn, the network trained on the other folds with the watched one "
-        "held out and each curve fitted on the same other rows. Each "
-        f"candidate's RMSE on the {chosen['rows']} watched rows; a candidate "
-        "with the network is scored on each watched fold at the epoch count "
+        "in turn, the network trained and each curve fitted on the other "
+        f"folds. Each candidate's RMSE on the {chosen['rows']} watched rows; a "
+        "candidate with the network is scored on each watched fold at the epoch count "
         "the other watched folds chose, so its many epoch counts are no edge "
-        "over a curve's single fit. The curve alone with the lower RMSE ships "
-        "(a tie goes to the fewer parameters) unless a candidate with the "
-        f"network beats it by more than {_number(_needed(chosen))} "
-        "standard errors of their paired per-fold difference; a network then "
-        "trains on all rows for the epoch count best over every watched fold."
-        + _evidence(chosen),
+        f"over a curve's single fit. `{chosen['candidates'][0]['name']}` ships "
+        "unless another curve alone is lower on every watched fold, and that "
+        "curve unless a candidate with the network beats it by more than "
+        f"{_number(_needed(chosen))} standard errors of their paired per-fold "
+        "difference; a network then trains on all rows for the epoch count "
+        "best over every watched fold." + _evidence(chosen),
         "",
         "| Candidate | Inner-fold RMSE | Epochs |",
         "|---|---|---|",
