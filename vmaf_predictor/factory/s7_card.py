@@ -336,7 +336,8 @@ def _selection(e: Mapping[str, Any], trained: TrainedModel) -> str:
         "## Model selection",
         "",
         f"What this file computes was chosen on its training rows alone: their "
-        f"{chosen['sources']} sources split into {evaluation.INNER_FOLDS} grouped "
+        f"{chosen['sources']} {chosen.get('by', 'source')}s split into "
+        f"{evaluation.INNER_FOLDS} grouped "
         f"folds (seed {trained.settings.seed}), {chosen['folds']} of them watched "
         "in turn, the network trained and each curve fitted on the other "
         f"folds. Each candidate's RMSE on the {chosen['rows']} watched rows; a "

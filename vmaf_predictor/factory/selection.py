@@ -161,7 +161,8 @@ def fit_selected(
             fold.append([math.fsum(epoch) for epoch in (miss * miss).tolist()])
         errors.append(fold)
         watched_rows += len(held)
-    selection = Selection.of(options, errors, reached, watched_rows, len(set(names)))
+    selection = Selection.of(options, errors, reached, watched_rows, inner.groups)
+    selection = dataclasses.replace(selection, grouped_by=inner.by)
     chosen = selection.chosen
     if chosen.trains_network:
         epochs = selection.epochs[options.index(chosen)]
@@ -189,11 +190,12 @@ class Selection:
     chosen: Candidate
     folds: int  # watched inner folds
     rows: int  # watched rows
-    sources: int  # sources of the training rows
+    sources: int  # groups (clips or sources) of the training rows
     # The best candidate with the network against the best curve alone:
     # (network's index, curve's index, the curve's figure minus the
     # network's, the standard error of that difference); None without both.
     evidence: tuple[int, int, float, float] | None = None
+    grouped_by: str = "source"  # what the inner folds held out together
 
     @classmethod
     def of(
@@ -284,6 +286,7 @@ class Selection:
             "folds": self.folds,
             "rows": self.rows,
             "sources": self.sources,
+            "by": self.grouped_by,
             "candidates": [
                 {
                     "name": option.name,
