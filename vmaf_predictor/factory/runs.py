@@ -33,10 +33,24 @@ def signals_stop_jobs() -> None:
         for child in psutil.Process().children():
             with contextlib.suppress(psutil.Error):
                 child.terminate()
+        if _exiting(frame):
+            return  # Snakemake has finished; Python is ending its threads
         raise SystemExit(128 + signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
+
+
+def _exiting(frame) -> bool:
+    """Whether the interpreter is ending (waiting for its threads): an
+    exception raised there is printed with a traceback."""
+    import threading
+
+    code = getattr(frame, "f_code", None)
+    return code is not None and (code.co_name, code.co_filename) == (
+        "_shutdown",
+        threading.__file__,
+    )
 
 
 def _existing_ancestor(path: Path) -> Path:
