@@ -18,5 +18,5 @@ rule allowlist:
     params:
         ops=sorted(config["allowlist"]["ops"]),
         loop_max_trip_count=config["allowlist"]["loop_max_trip_count"],
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/allowlist.py"

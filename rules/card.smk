@@ -26,5 +26,5 @@ rule card:
     params:
         opset=config["opset"],
         built_with=BUILT_WITH,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/card.py"

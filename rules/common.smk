@@ -1,8 +1,10 @@
-# Cheap helpers shared by the rules: config validation, one run at a time in a
-# checkout, the codec list, the code each stage runs, and the inputs that
-# depend on the corpus split.
-# Nothing here reads the corpus: that is the split rule's job.
+# Cheap helpers shared by the rules: config validation, the codec list, the
+# code each rule's script runs, and the inputs that depend on the corpus split.
+# Nothing here reads the corpus (that is the split rule's job), and nothing
+# here takes a lock, starts a program or installs a signal handler while the
+# workflow is read.
 
+import functools
 import json
 import os
 import sys
@@ -11,20 +13,11 @@ from pathlib import Path
 from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.io import checkpoint_target
 
-from vmaf_predictor.factory import runs
-
-if workflow.is_main_process:
-    # First, so that Ctrl-C while the workflow is read is quiet too.
-    runs.interrupt_stops_jobs()
-    # One run executes jobs in a checkout at a time (vmaf_predictor.factory.runs).
-    CHECKOUT = runs.claim_checkout()
-    if CHECKOUT.note:
-        print(CHECKOUT.note, file=sys.stderr)
-
 from vmaf_predictor import names
 from vmaf_predictor import config_file as workflow_config
-from vmaf_predictor.factory.stages import PRELOAD, module_name, run_job
-from vmaf_predictor.factory.code import module_files
+from vmaf_predictor.factory.code import script_files
+from vmaf_predictor.factory.jobs import RUN_PID
+from vmaf_predictor.factory import runs
 from vmaf_predictor.factory.network import TrainSettings, train_job_resources
 from vmaf_predictor.runtime.corpus import MIN_ROWS, corpus_files
 from vmaf_predictor.factory.s7_card import built_with
@@ -34,6 +27,13 @@ from vmaf_predictor.runtime import ffmpeg
 from vmaf_predictor.factory.s8_hash import committed_sums as read_committed_sums
 
 USAGE_ERROR = 2
+
+# A job's shell: Ctrl-C ignored until the job's Python takes it itself
+# (jobs.run_stage), so a job that is starting never prints a traceback (the
+# run stops it: runs.signals_stop_jobs); and the process a job dies with
+# (jobs.run_stage, also when this one ended before the job began).
+shell.prefix("set -euo pipefail; trap '' INT; ")
+os.environ[RUN_PID] = str(os.getpid())
 
 
 def stop(message, status=USAGE_ERROR):
@@ -85,13 +85,8 @@ CLIP_PATHS = {source.name: source.path for source in SOURCES}
 SWEEP_CODECS = list(config["sweep_codecs"]) if SOURCES else []
 # The sweep's rows are one more corpus file for the split.
 SWEEP_CORPUS = "results/sweep/corpus.jsonl"
-FFMPEG_VERSION = None  # found when there are clips to sweep
 if SOURCES:
     CORPUS_FILES.append(SWEEP_CORPUS)
-    try:
-        FFMPEG_VERSION = ffmpeg.ffmpeg_version(ffmpeg.locate(config["ffmpeg"]["path"]))
-    except (FileNotFoundError, ffmpeg.FFmpegError) as error:
-        stop(f"the sweep needs FFmpeg: {error}")
 # A real corpus (rows to split): given, swept, or both (then the split reads
 # the corpus's files and the sweep's rows).
 REAL_CORPUS = bool(CORPUS_FILES)
@@ -103,11 +98,10 @@ CORPUS_PARAM = (
 
 
 onstart:
-    # Only a run that executes jobs gets here (not a dry run).
-    runs.terminate_stops_jobs()
-    refusal = runs.require_checkout()
-    if refusal:
-        stop(refusal, status=1)
+    # Only a run that executes jobs gets here (not a dry run), holding
+    # Snakemake's lock. Ctrl-C and SIGTERM stop the running jobs at once
+    # (factory/runs.py: Snakemake waits for them, or hangs on SIGTERM).
+    runs.signals_stop_jobs()
     outputs = [f for job in workflow.dag.needrun_jobs() for f in job.output]
     unwritable = runs.unwritable_outputs(outputs)
     if unwritable:
@@ -119,21 +113,15 @@ onstart:
 
 
 def code(rule):
-    """The package files the rule's stage runs: editing one reruns exactly
-    the jobs that execute it. When the package is part of this checkout the
-    paths are relative (to the working directory, which verify moves), so
-    moving a checkout reruns nothing."""
+    """The files the rule's script (scripts/<rule>.py) runs: the script, the
+    stage module it names and the package modules they import
+    (factory/code.py). Editing one reruns exactly the jobs that execute it.
+    Paths inside this checkout are relative (to the working directory, which
+    verify moves), so moving a checkout reruns nothing."""
     checkout = Path(workflow.basedir).resolve()
-    files = [Path(path) for path in module_files(module_name(rule))]
+    script = checkout / "scripts" / f"{rule}.py"
+    files = [Path(path) for path in script_files(script)]
     return [os.path.relpath(p) if p.is_relative_to(checkout) else str(p) for p in files]
-
-
-def stage_job(rule, input, output, params, log, wildcards):
-    """Every rule's job: the rule's stage, in a process forked from the run's
-    job server (stages.run_job). A job run on its own (a cluster node)
-    imports only its own stage."""
-    preload = PRELOAD if workflow.is_main_process else [module_name(rule)]
-    run_job(rule, input, output, params, log, wildcards, preload)
 
 
 def model_path(directory, codec="{codec}"):
@@ -154,8 +142,8 @@ def split_manifest():
         # Another run's split job is rewriting it (Snakemake removes a job's
         # outputs before it runs): this run is refused anyway.
         stop(
-            runs.require_checkout()
-            or f"{manifest} vanished while this run read it; run the command again",
+            f"{manifest} vanished while this run read it (another run in this "
+            "checkout is rewriting it?); run the command again",
             status=1,
         )
 
@@ -264,13 +252,27 @@ def report_inputs():
 # The sweep's inputs and params (rules/sweep.smk).
 
 
+@functools.cache
+def ffmpeg_version():
+    """The FFmpeg version, a param of every sweep job (so the sweep reruns
+    when FFmpeg changes): found once, when the first sweep job is planned,
+    never in a run without a sweep."""
+    try:
+        return ffmpeg.ffmpeg_version(ffmpeg.locate(config["ffmpeg"]["path"]))
+    except (FileNotFoundError, ffmpeg.FFmpegError) as error:
+        stop(f"the sweep needs FFmpeg: {error}")
+
+
 def sweep_settings(*keys):
     """The part of the sweep's settings that decides a job's bytes (a param:
     changing another codec's or another step's setting reruns nothing here)."""
 
     def settings(wildcards):
         sweep = config["sweep"]
-        chosen = {"ffmpeg": config["ffmpeg"]["path"], "ffmpeg_version": FFMPEG_VERSION}
+        chosen = {
+            "ffmpeg": config["ffmpeg"]["path"],
+            "ffmpeg_version": ffmpeg_version(),
+        }
         for key in keys:
             if key in ("probe", "production"):
                 chosen[key] = {wildcards.codec: sweep[key][wildcards.codec]}

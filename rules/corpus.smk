@@ -25,8 +25,8 @@ checkpoint split:
         codecs=config["codecs"],
         bad_rows=config["corpus_bad_rows"],
         max_line_bytes=config["corpus_max_line_bytes"],
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/split.py"
 
 
 rule corpus:
@@ -51,5 +51,5 @@ rule corpus:
         codec=codec_entry,
         synthetic_rows=config["synthetic_rows"],
         real_features=real_features,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/corpus.py"

@@ -17,5 +17,5 @@ rule export:
         runtime=10,
     params:
         opset=config["opset"],
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/export.py"

@@ -58,5 +58,5 @@ rule hash:
     resources:
         mem_mb=1000,
         runtime=10,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/hash.py"

@@ -50,8 +50,8 @@ rule report_codec:
         runtime=10,
     params:
         codec=codec_entry,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/report_codec.py"
 
 
 rule report_overview:
@@ -78,8 +78,8 @@ rule report_overview:
     params:
         codecs=CODECS,
         committed=committed_sums,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/report_overview.py"
 
 
 rule report_corpus:
@@ -102,8 +102,8 @@ rule report_corpus:
     resources:
         mem_mb=500,
         runtime=5,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/report_corpus.py"
 
 
 rule report_sweep:
@@ -128,5 +128,5 @@ rule report_sweep:
     resources:
         mem_mb=500,
         runtime=5,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/report_sweep.py"

@@ -24,8 +24,8 @@ checkpoint sweep_check:
     params:
         sources=[[name, path] for name, path in CLIP_PATHS.items()],
         sweep=sweep_settings(),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_check.py"
 
 
 rule sweep_shots:
@@ -51,8 +51,8 @@ rule sweep_shots:
         clip=lambda wildcards: wildcards.clip,
         shots=workflow_config.shot_settings(config),
         sweep=sweep_settings(),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_shots.py"
 
 
 checkpoint sweep_sources:
@@ -74,8 +74,8 @@ checkpoint sweep_sources:
         runtime=5,
     params:
         clips=list(CLIP_PATHS),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_sources.py"
 
 
 rule sweep_reference:
@@ -99,8 +99,8 @@ rule sweep_reference:
             key: shot_entry(wildcards.src)[key] for key in ("start", "frames")
         },
         sweep=sweep_settings(),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_reference.py"
 
 
 rule sweep_clip:
@@ -121,8 +121,8 @@ rule sweep_clip:
         runtime=15,
     params:
         sweep=sweep_settings("probe_max_frames"),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_clip.py"
 
 
 rule sweep_probe:
@@ -142,8 +142,8 @@ rule sweep_probe:
         runtime=30,
     params:
         sweep=sweep_settings("threads", "probe"),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_probe.py"
 
 
 rule sweep_encode:
@@ -170,8 +170,8 @@ rule sweep_encode:
     params:
         quality=lambda wildcards: int(wildcards.q),
         sweep=sweep_settings("threads", "vmaf_model", "production"),
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_encode.py"
 
 
 rule sweep_gather:
@@ -196,8 +196,8 @@ rule sweep_gather:
         probes=lambda wildcards: sweep_probes(),
         plan=lambda wildcards: sweep_plan(),
         vmaf_model=config["sweep"]["vmaf_model"],
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/sweep_gather.py"
 
 
 rule sweep:

@@ -22,5 +22,5 @@ rule train:
         settings=train_settings,
         codec=codec_entry,
         evaluation=config["evaluation"],
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/train.py"

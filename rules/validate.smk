@@ -23,5 +23,5 @@ rule validate:
         runtime=10,
     params:
         codec=codec_entry,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/validate.py"

@@ -15,5 +15,5 @@ rule verify:
         work_area="results/verify",
         committed=names.MODEL_DIR,
         cores=workflow.cores,
-    run:
-        stage_job(rule, input, output, params, log, wildcards)
+    script:
+        "../scripts/verify.py"

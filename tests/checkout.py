@@ -20,6 +20,7 @@ WORKFLOW_FILES = (
     "vmaf_predictor",
     "Snakefile",
     "rules",
+    "scripts",
     "schemas",
     "profiles",
     "report",

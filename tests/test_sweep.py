@@ -293,8 +293,10 @@ def _kill_mid_sweep(checkout: Path, clips: Path, kill) -> dict[Path, int]:
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_killed_sweep_resumes_without_recomputing_finished_rows(tmp_path, how):
     """SIGTERM (a cluster's time limit) or SIGKILL of everything (power
-    loss): the same command again resumes; the jobs that were running are
-    rerun (rerun-incomplete in the profile), the finished ones are not."""
+    loss): the same command again resumes (after a SIGKILL, which leaves
+    Snakemake's lock behind, `snakemake --unlock` first: docs/recovery.md);
+    the jobs that were running are rerun (rerun-incomplete in the profile),
+    the finished ones are not."""
     clips = tmp_path / "clips"
     make_tiny_clips(clips, names=("bars", "carpet"))
     ladder = {"libx264": {"first": 24, "last": 51, "step": 1}}
@@ -308,6 +310,14 @@ def test_a_killed_sweep_resumes_without_recomputing_finished_rows(tmp_path, how)
             checkout, clips, lambda p: os.killpg(p.pid, signal.SIGKILL)
         )
     assert 10 <= len(finished) < 2 * 28
+    if how == "SIGKILL":
+        refused = snakemake(
+            checkout, "--cores", "2", "sweep", "--config", f"sources={clips}"
+        )
+        assert refused.returncode != 0
+        assert "Directory cannot be locked" in refused.stderr
+        assert "--unlock" in refused.stderr
+        assert snakemake(checkout, "--unlock").returncode == 0
     result = snakemake(
         checkout, "--cores", "2", "sweep", "--config", f"sources={clips}"
     )

@@ -1,9 +1,13 @@
-"""Which package files a stage runs: its module and everything it imports.
+"""Which files a rule's script runs: the script, the stage module it names
+and everything they import.
 
 The rules list these as inputs, so editing a module reruns exactly the jobs
 that execute it (editing the report reruns the report, not training). The
 closure is read from the source with :mod:`ast` (nothing is imported), so it
 is cheap enough to compute while Snakemake parses the workflow.
+
+A script (``scripts/<rule>.py``) is ``run_stage(snakemake, "s3_train.run")``:
+the stage it runs is that string, :func:`script_stage`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = "vmaf_predictor"
+# The package of the stage modules a script names (as jobs.STAGE_PACKAGE).
+STAGE_PACKAGE = f"{PACKAGE}.factory"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -87,3 +93,30 @@ def module_files(module: str) -> tuple[str, ...]:
         seen.add(path)
         queue.extend(_imports_of(path))
     return tuple(sorted(str(p) for p in seen))
+
+
+@cache
+def script_stage(script: Path) -> str:
+    """The stage a rule's script runs: the string its ``run_stage`` call
+    names ("s3_train.run")."""
+    tree = ast.parse(Path(script).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) == "run_stage"
+            and len(node.args) == 2
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            return node.args[1].value
+    raise ValueError(f'{script}: no run_stage(snakemake, "module.function") call')
+
+
+def script_files(script: str | Path) -> tuple[str, ...]:
+    """Sorted absolute paths of ``script``, the stage module it runs and the
+    package modules both import (:func:`module_files`)."""
+    script = Path(script).resolve()
+    stage_module = f"{STAGE_PACKAGE}.{script_stage(script).partition('.')[0]}"
+    files = {str(script)}
+    for module in (*_imports_of(script), stage_module):
+        files.update(module_files(module))
+    return tuple(sorted(files))

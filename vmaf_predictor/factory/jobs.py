@@ -1,18 +1,27 @@
-"""What every job shares: the stage call, logging into the rule's log file,
-atomic writes, and dying with the run that started it."""
+"""What every job shares: the stage call (:func:`run_stage`, what every
+rule's script in ``scripts/`` does), logging into the rule's log file, atomic
+writes, and dying with the run that started it."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 log = logging.getLogger("vmaf_predictor")
+
+# The package of the stage modules that scripts name ("s3_train.run").
+STAGE_PACKAGE = "vmaf_predictor.factory"
+# The environment variable that names the Snakemake process a job dies with.
+RUN_PID = "VMAF_PREDICTOR_RUN_PID"
 
 
 # A stage's own failure (bad input, a check that fails, a file it cannot
@@ -96,3 +105,32 @@ def die_with_parent(parent: int | None = None) -> None:
 def _interrupted(signum: int, frame: object) -> None:
     """Ctrl-C ends a job quietly (no traceback); Snakemake reports it."""
     raise SystemExit(INTERRUPTED)
+
+
+def stage_function(stage: str) -> Callable[..., str]:
+    """The function ``stage`` names ("s3_train.run": ``run`` of the module
+    ``vmaf_predictor.factory.s3_train``), its module imported."""
+    module, _, function = stage.partition(".")
+    return getattr(importlib.import_module(f"{STAGE_PACKAGE}.{module}"), function)
+
+
+def run_stage(snakemake: Any, stage: str) -> None:
+    """What every rule's script does: call the stage function ``stage``
+    (see :func:`stage_function`) with the job's input, output and params (as
+    namespaces) and its codec wildcard (None without one), logging into the
+    rule's log (:func:`logged_to`).
+
+    The job ends quietly on Ctrl-C, and with the Snakemake process that
+    started it (:func:`die_with_parent`; ``rules/common.smk`` names it in
+    :data:`RUN_PID`).
+    """
+    signal.signal(signal.SIGINT, _interrupted)
+    die_with_parent(int(os.environ.get(RUN_PID, 0)) or None)
+    files = {
+        name: SimpleNamespace(**dict(getattr(snakemake, name).items()))
+        for name in ("input", "output", "params")
+    }
+    codec = snakemake.wildcards.get("codec")
+    with logged_to(snakemake.log[0]) as job_log:
+        run = stage_function(stage)
+        job_log.info("%s", run(files["input"], files["output"], files["params"], codec))

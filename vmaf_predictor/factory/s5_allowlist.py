@@ -2,7 +2,9 @@
 
 The check walks subgraphs (Loop/If bodies, and any other graph attribute) and
 requires each Loop's trip count to be a constant int64 within the configured
-bound. It imports nothing optional, so it cannot silently pass.
+bound. It imports nothing optional, so it cannot silently pass. onnx is
+imported by the functions that read a graph: the card and the report import
+this module for its report alone.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import json
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import onnx
-from onnx import AttributeProto, numpy_helper
+if TYPE_CHECKING:
+    import onnx
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -32,6 +34,8 @@ class AllowlistReport:
 
 
 def _subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
+    from onnx import AttributeProto
+
     for attribute in node.attribute:
         if attribute.type == AttributeProto.GRAPH:
             yield attribute.g
@@ -59,7 +63,9 @@ def _loop_problem(
     tensor = constants.get(trip_name)
     if tensor is None:
         return f"Loop trip count {trip_name!r} is not a constant"
-    if tensor.data_type != onnx.TensorProto.INT64:
+    from onnx import TensorProto, numpy_helper
+
+    if tensor.data_type != TensorProto.INT64:
         return f"Loop trip count {trip_name!r} is not int64"
     values = numpy_helper.to_array(tensor).reshape(-1)
     if values.size != 1 or not 0 <= int(values[0]) <= max_trips:
@@ -127,6 +133,8 @@ def check_file(
     report_path: Path,
 ) -> AllowlistReport:
     """Stage entry point: check one ONNX file and write the report JSON."""
+    import onnx
+
     report = check_model(onnx.load(str(onnx_path)), codec, allowed, max_trips)
     Path(report_path).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report

@@ -10,6 +10,7 @@ SHA256SUMS, the committed file itself, and the freshly produced file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -132,21 +133,31 @@ def _stale_work_areas(root: Path) -> list[Path]:
 
 
 def _keep_as_last(area: Path) -> Path:
-    """Rename a finished work area to ``last`` (replacing the previous one)."""
+    """Rename a finished work area to ``last`` (replacing the previous one).
+
+    Two verify runs may end at once (Snakemake's lock lets them: verify has
+    no outputs): each moves ``last`` aside and renames its own area, again
+    until it wins; the one that ends last is kept."""
     last = area.parent / LAST
-    if last.exists():
-        old = area.parent / f"{LAST}.old-{os.getpid()}"
-        last.rename(old)
+    old = area.parent / f"{LAST}.old-{os.getpid()}"
+    while True:
+        with contextlib.suppress(FileNotFoundError):  # none, or moved by another
+            last.rename(old)
         shutil.rmtree(old, ignore_errors=True)
-    area.rename(last)
-    return last
+        try:
+            area.rename(last)
+            return last
+        except OSError as error:  # another run renamed its area in between
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
 
 
 def regenerate(
     snakefile: Path, config: Mapping[str, Any], work_area: Path, cores: int
 ) -> Path:
     """Build everything from scratch in a new directory under ``work_area``;
-    return its model directory (in ``work_area/last``).
+    return its model directory (kept as ``work_area/last`` by
+    :func:`keep_as_last`, once it has been compared).
 
     The rebuild's progress ("N of M steps done") is shown on stderr as it
     runs; everything it prints goes to ``snakemake.log`` beside its model.
@@ -181,14 +192,20 @@ def regenerate(
         file=sys.stderr,
     )
     status = _run_showing_progress(command, area / "snakemake.log")
-    last = _keep_as_last(area)
     if status != 0:
+        last = _keep_as_last(area)
         tail = (last / "snakemake.log").read_text(errors="replace")[-3000:]
         raise VerifyError(
             f"the rebuild in {last} failed (exit {status}); see "
             f"{last / 'snakemake.log'}:\n{tail}"
         )
-    return last / "model"
+    return area / "model"
+
+
+def keep_as_last(produced: Path) -> Path:
+    """Keep the work area of ``produced`` (what :func:`regenerate` returned)
+    as ``last``; its model directory there."""
+    return _keep_as_last(produced.parent) / "model"
 
 
 def _run_showing_progress(command: list[str], log_path: Path) -> int:
@@ -240,10 +257,13 @@ def verify(
 ) -> list[Comparison]:
     """Regenerate, compare, raise with a table on mismatch."""
     produced = regenerate(snakefile, config, work_area, cores)
-    rows = compare(Path(committed), produced)
-    failures = [r for r in rows if not r.ok]
-    if failures:
+    try:  # in its own work area: another verify may replace last meanwhile
+        rows = compare(Path(committed), produced)
+        failures = [r for r in rows if not r.ok]
         notes = corpus_notes(Path(committed), produced, failures)
+    finally:
+        keep_as_last(produced)
+    if failures:
         raise VerifyError(
             f"verify: {len(failures)} of {len(rows)} files differ from "
             f"{committed}/{SUMS_NAME}:\n{table(rows, only_failures=True)}"

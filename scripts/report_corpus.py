@@ -1,0 +1,3 @@
+from vmaf_predictor.factory.jobs import run_stage
+
+run_stage(snakemake, "report.run_corpus")

@@ -1,0 +1,3 @@
+from vmaf_predictor.factory.jobs import run_stage
+
+run_stage(snakemake, "s0_shots.run_sources")
