@@ -34,6 +34,8 @@ USAGE_ERROR = 2
 # (jobs.run_stage, also when this one ended before the job began).
 shell.prefix("set -euo pipefail; trap '' INT; ")
 os.environ[RUN_PID] = str(os.getpid())
+# Snakemake's lock check, made to survive a lock released meanwhile (runs.py).
+runs.tolerate_released_locks()
 
 
 def stop(message, status=USAGE_ERROR):

@@ -21,3 +21,31 @@ def test_an_output_in_a_directory_without_write_permission_is_named(tmp_path):
         locked.chmod(0o755)
     # root may write anywhere
     assert found == (None if os.geteuid() == 0 else f"{locked}/")
+
+
+def test_a_lock_file_released_while_it_is_read_is_no_lock(tmp_path, monkeypatch):
+    """Snakemake lists its lock files, then opens them: the first lock file
+    here vanishes in between (its run ended), and the check reads the
+    directory again instead of failing."""
+    from snakemake.persistence.file import FilePersistence
+
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    (locks / "0.output.lock").write_text("results/a.json\n")
+    (locks / "1.output.lock").write_text("results/b.json\n")
+    real_open = open
+    vanished = []
+
+    def open_after_release(path, *args, **kwargs):
+        if str(path).endswith("0.output.lock") and not vanished:
+            vanished.append(path)
+            os.remove(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(FilePersistence, "_read_locks", FilePersistence._read_locks)
+    runs.tolerate_released_locks()
+    persistence = FilePersistence.__new__(FilePersistence)
+    persistence._lockdir = str(locks)
+    monkeypatch.setattr("builtins.open", open_after_release)
+    assert list(persistence._read_locks()) == [("output", "results/b.json")]
+    assert vanished
