@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from vmaf_predictor.factory import runs
 
@@ -42,10 +43,42 @@ def test_a_lock_file_released_while_it_is_read_is_no_lock(tmp_path, monkeypatch)
             os.remove(path)
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(FilePersistence, "_read_locks", FilePersistence._read_locks)
+    for name in ("_read_locks", "_write_locks"):
+        monkeypatch.setattr(FilePersistence, name, getattr(FilePersistence, name))
     runs.tolerate_released_locks()
     persistence = FilePersistence.__new__(FilePersistence)
     persistence._lockdir = str(locks)
     monkeypatch.setattr("builtins.open", open_after_release)
     assert list(persistence._read_locks()) == [("output", "results/b.json")]
     assert vanished
+
+
+def test_a_lock_directory_removed_before_the_lock_is_written_is_made_again(
+    tmp_path, monkeypatch
+):
+    """Another run ends and removes .snakemake/locks after this one found a
+    free lock file name: the lock is written all the same."""
+    from snakemake.persistence.file import FilePersistence
+
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    real_exists = os.path.exists
+    released = []
+
+    def exists_then_released(path):
+        found = real_exists(path)
+        if str(path).endswith("0.input.lock") and not released:
+            released.append(path)
+            shutil.rmtree(locks)
+        return found
+
+    for name in ("_read_locks", "_write_locks"):
+        monkeypatch.setattr(FilePersistence, name, getattr(FilePersistence, name))
+    runs.tolerate_released_locks()
+    persistence = FilePersistence.__new__(FilePersistence)
+    persistence._lockdir, persistence._lockfile = str(locks), {}
+    monkeypatch.setattr("os.path.exists", exists_then_released)
+    persistence._write_locks("input", ["results/a.json"])
+    monkeypatch.undo()
+    assert released
+    assert (locks / "0.input.lock").read_text() == "results/a.json\n"

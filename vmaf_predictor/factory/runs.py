@@ -56,15 +56,18 @@ def _exiting(frame) -> bool:
 
 
 def tolerate_released_locks() -> None:
-    """A workaround of Snakemake 9's lock check (no upstream issue found):
-    ``FilePersistence._read_locks`` lists ``.snakemake/locks`` and then opens
-    each file, so when the run that holds them ends in between, a run being
-    started stops with a FileNotFoundError traceback instead of running or
-    being refused (seen in 1 of 40 runs started in pairs). Read them again:
-    a lock file that vanished was released."""
+    """A workaround of Snakemake 9's file lock (no upstream issue found). A
+    run that ends removes the whole ``.snakemake/locks`` directory, while a
+    run being started may be between listing the lock files and opening them
+    (``FilePersistence._read_locks``), or between finding a free lock file
+    name and writing it (``_write_locks``): that run then stops with a
+    FileNotFoundError traceback instead of running or being refused (seen
+    in 1 of 40 and in 1 of 4 runs started in pairs). Read again, and write
+    again into the directory made anew: a lock file that vanished was
+    released."""
     from snakemake.persistence.file import FilePersistence
 
-    read = FilePersistence._read_locks
+    read, write = FilePersistence._read_locks, FilePersistence._write_locks
 
     def read_locks(self):
         for _ in range(2):
@@ -72,7 +75,17 @@ def tolerate_released_locks() -> None:
                 return list(read(self))
         return list(read(self))
 
+    def write_locks(self, lock_type, keys):
+        keys = list(keys)
+        for _ in range(2):
+            os.makedirs(self._lockdir, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                return write(self, lock_type, keys)
+        os.makedirs(self._lockdir, exist_ok=True)
+        return write(self, lock_type, keys)
+
     FilePersistence._read_locks = read_locks
+    FilePersistence._write_locks = write_locks
 
 
 def _existing_ancestor(path: Path) -> Path:
