@@ -43,7 +43,7 @@ def test_a_lock_file_released_while_it_is_read_is_no_lock(tmp_path, monkeypatch)
             os.remove(path)
         return real_open(path, *args, **kwargs)
 
-    for name in ("_read_locks", "_write_locks"):
+    for name in ("_read_locks", "_write_locks", "_delete_locks"):
         monkeypatch.setattr(FilePersistence, name, getattr(FilePersistence, name))
     runs.tolerate_released_locks()
     persistence = FilePersistence.__new__(FilePersistence)
@@ -72,7 +72,7 @@ def test_a_lock_directory_removed_before_the_lock_is_written_is_made_again(
             shutil.rmtree(locks)
         return found
 
-    for name in ("_read_locks", "_write_locks"):
+    for name in ("_read_locks", "_write_locks", "_delete_locks"):
         monkeypatch.setattr(FilePersistence, name, getattr(FilePersistence, name))
     runs.tolerate_released_locks()
     persistence = FilePersistence.__new__(FilePersistence)
@@ -82,3 +82,19 @@ def test_a_lock_directory_removed_before_the_lock_is_written_is_made_again(
     monkeypatch.undo()
     assert released
     assert (locks / "0.input.lock").read_text() == "results/a.json\n"
+
+
+def test_a_lock_directory_another_run_removed_first_is_removed(tmp_path, monkeypatch):
+    """Two runs end together: the other removed .snakemake/locks between
+    this one's check that it exists and its removal."""
+    from snakemake.persistence.file import FilePersistence
+
+    for name in ("_read_locks", "_write_locks", "_delete_locks"):
+        monkeypatch.setattr(FilePersistence, name, getattr(FilePersistence, name))
+    runs.tolerate_released_locks()
+    persistence = FilePersistence.__new__(FilePersistence)
+    persistence._lockdir, persistence._lockfile = str(tmp_path / "locks"), {}
+    monkeypatch.setattr("os.path.exists", lambda path: True)
+    persistence._delete_locks()
+    monkeypatch.undo()
+    assert not (tmp_path / "locks").exists()

@@ -60,14 +60,16 @@ def tolerate_released_locks() -> None:
     run that ends removes the whole ``.snakemake/locks`` directory, while a
     run being started may be between listing the lock files and opening them
     (``FilePersistence._read_locks``), or between finding a free lock file
-    name and writing it (``_write_locks``): that run then stops with a
-    FileNotFoundError traceback instead of running or being refused (seen
-    in 1 of 40 and in 1 of 4 runs started in pairs). Read again, and write
-    again into the directory made anew: a lock file that vanished was
-    released."""
+    name and writing it (``_write_locks``), or ending too
+    (``_delete_locks``): that run then stops with a FileNotFoundError
+    traceback instead of running, being refused or ending quietly (seen in
+    1 of 40 and in 1 of 4 runs started in pairs). Read again, write again
+    into the directory made anew, and take a directory already gone as
+    removed: a lock file that vanished was released."""
     from snakemake.persistence.file import FilePersistence
 
     read, write = FilePersistence._read_locks, FilePersistence._write_locks
+    delete = FilePersistence._delete_locks
 
     def read_locks(self):
         for _ in range(2):
@@ -84,8 +86,13 @@ def tolerate_released_locks() -> None:
         os.makedirs(self._lockdir, exist_ok=True)
         return write(self, lock_type, keys)
 
+    def delete_locks(self):
+        with contextlib.suppress(FileNotFoundError):
+            delete(self)
+
     FilePersistence._read_locks = read_locks
     FilePersistence._write_locks = write_locks
+    FilePersistence._delete_locks = delete_locks
 
 
 def _existing_ancestor(path: Path) -> Path:
