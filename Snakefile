@@ -1,6 +1,6 @@
 # The VMAF-predictor model factory: for each codec of config.yaml,
-# (sweep) -> (split) -> corpus -> train -> export -> allowlist -> validate ->
-# card -> publish, then hash. Start with README.md and docs/architecture.md;
+# (sweep) -> (split) -> corpus -> train -> export (graph, allowlist, validate,
+# card) -> publish, then hash. Start with README.md and docs/architecture.md;
 # `snakemake --cores 4` builds model/.
 
 from snakemake.utils import min_version
@@ -19,9 +19,6 @@ include: "rules/sweep.smk"
 include: "rules/corpus.smk"
 include: "rules/train.smk"
 include: "rules/export.smk"
-include: "rules/allowlist.smk"
-include: "rules/validate.smk"
-include: "rules/card.smk"
 include: "rules/hash.smk"
 include: "rules/verify.smk"
 include: "rules/report.smk"

@@ -233,10 +233,10 @@ def overview_inputs():
     outputs = {
         "trained": rules.train.output.trained,
         "corpus_info": rules.corpus.output.info,
-        "allowlist": rules.allowlist.output.report,
-        "validation": rules.validate.output.report,
+        "allowlist": rules.export.output.allowlist,
+        "validation": rules.export.output.validation,
         "onnx": rules.export.output.onnx,
-        "card": rules.card.output.card,
+        "card": rules.export.output.card,
     }
     return {key: expand(path, codec=CODECS) for key, path in outputs.items()}
 

@@ -3,12 +3,10 @@ rule publish:
     input:
         unpack(
             after_split(
+                # The export job writes these only once the model passed
+                # the allowlist and validation.
                 onnx=rules.export.output.onnx,
-                card=rules.card.output.card,
-                # Only a model that passed the allowlist and validation
-                # reaches model/.
-                allowlist=rules.allowlist.output.report,
-                validation=rules.validate.output.report,
+                card=rules.export.output.card,
             )
         ),
     output:

@@ -10,7 +10,7 @@ rule report_codec:
                 trained=rules.train.output.trained,
                 onnx=rules.export.output.onnx,
                 corpus_info=rules.corpus.output.info,
-                card=rules.card.output.card,
+                card=rules.export.output.card,
             )
         ),
         code=code("report_codec"),

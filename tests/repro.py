@@ -112,9 +112,10 @@ def build_in_process(
     condition: Condition, out: Path, codecs: list[str], config: Path | None = None
 ) -> Path:
     """All stages for ``codecs``, each group in one process (with ``config``
-    instead of config.yaml, if given). Under a CPU model, the split, corpus,
-    train and export run emulated (one qemu process); the checks and cards,
-    which only read those bytes, run natively. Under an interpreter of another
+    instead of config.yaml, if given). Under a CPU model, the split, corpus
+    and train run emulated (one qemu process); the export (a graph of the
+    trained values, its checks and card), which only reads those bytes, runs
+    natively. Under an interpreter of another
     architecture, every stage runs under it."""
     command = [sys.executable, str(ROOT / "tools" / "one_process.py"), str(out)]
     if config is not None:

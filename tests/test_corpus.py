@@ -94,14 +94,15 @@ def test_the_table_has_the_14_features_the_target_and_the_source(x264):
     assert tuple(table.columns) == (*FEATURE_NAMES, "vmaf", "src")
 
 
-def _run_stage(tmp_path, config, real=()):
+def _run_stage(tmp_path, config, real=None):
+    """The stage as its rule runs it: ``real`` is the split's table, or []."""
     from types import SimpleNamespace as Files
 
     out = Files(table=tmp_path / "t.parquet", info=tmp_path / "t.json")
     params = Files(
         codec=config["codecs"]["libx264"], synthetic_rows=100, real_features="probe"
     )
-    corpus.run(Files(real=list(real)), out, params, "libx264")
+    corpus.run(Files(real=str(real) if real else []), out, params, "libx264")
     return out
 
 
@@ -126,6 +127,6 @@ def test_the_info_digest_is_the_sha256_of_the_canonical_text(tmp_path, config):
 def test_a_real_table_makes_a_real_n_corpus(x264, tmp_path, config):
     real = corpus.synthetic_table(x264, 7).assign(src="clip.y4m")
     real.to_parquet(tmp_path / "real.parquet", index=False)
-    out = _run_stage(tmp_path, config, real=[tmp_path / "real.parquet"])
+    out = _run_stage(tmp_path, config, real=tmp_path / "real.parquet")
     assert corpus.read_info(out.info).label == "real-N=7"
     pd.testing.assert_frame_equal(corpus.read_table(out.table), real)

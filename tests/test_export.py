@@ -1,13 +1,16 @@
 import hashlib
+import json
 from types import SimpleNamespace as Files
 
 import numpy as np
 import onnx
+import pytest
 import torch
 from fresh_process import python_output
 
 from vmaf_predictor.factory import monotone, network
 from vmaf_predictor.factory import s4_export as export
+from vmaf_predictor.factory import s5_allowlist as allowlist
 from vmaf_predictor.runtime.session import open_session as _session
 from vmaf_predictor.runtime.session import predict
 
@@ -77,17 +80,55 @@ def test_graph_carries_no_exporter_metadata(onnx_x264):
     assert all(not node.doc_string for node in model.graph.node)
 
 
-def test_the_stage_writes_the_graph_of_the_trained_model(
-    trained_x264, onnx_x264, tmp_path
-):
-    network.save(trained_x264, tmp_path / "trained.json")
+def _export_job(tmp_path, config, trained, ops=None):
+    """The export stage run as its rule runs it, on the stub corpus."""
+    from vmaf_predictor.factory import s2_corpus
+
+    codec = config["codecs"]["libx264"]
+    rows = s2_corpus.synthetic_table(s2_corpus.codec_from_config("libx264", codec), 100)
+    info = {"codec": "libx264", "kind": "synthetic-stub", "features": "synthetic"}
+    s2_corpus.write_corpus(rows, info, tmp_path / "c.parquet", tmp_path / "c.json")
+    network.save(trained, tmp_path / "trained.json")
+    output = Files(
+        **{k: tmp_path / k for k in ("onnx", "allowlist", "validation", "card")}
+    )
     export.run(
-        Files(trained=tmp_path / "trained.json"),
-        Files(onnx=tmp_path / "m.onnx"),
-        Files(opset=18),
+        Files(
+            trained=tmp_path / "trained.json",
+            table=tmp_path / "c.parquet",
+            corpus_info=tmp_path / "c.json",
+        ),
+        output,
+        Files(
+            opset=18,
+            ops=config["allowlist"]["ops"] if ops is None else ops,
+            loop_max_trip_count=config["allowlist"]["loop_max_trip_count"],
+            codec=codec,
+            built_with={"onnx": onnx.__version__},
+        ),
         "libx264",
     )
-    assert (tmp_path / "m.onnx").read_bytes() == onnx_x264
+    return output
+
+
+def test_the_stage_writes_the_checked_graph_and_its_card(
+    trained_x264, onnx_x264, tmp_path, config
+):
+    out = _export_job(tmp_path, config, trained_x264)
+    assert out.onnx.read_bytes() == onnx_x264
+    assert json.loads(out.allowlist.read_text())["status"] == "pass"
+    assert "Gemm" in json.loads(out.allowlist.read_text())["ops"]
+    assert json.loads(out.validation.read_text())["codec"] == "libx264"
+    assert hashlib.sha256(onnx_x264).hexdigest() in out.card.read_text()
+
+
+def test_a_forbidden_op_fails_the_stage_before_it_writes_anything(
+    trained_x264, tmp_path, config
+):
+    ops = [op for op in config["allowlist"]["ops"] if op != "Log"]
+    with pytest.raises(allowlist.ForbiddenOpError, match=r"libx264(.|\n)*op Log"):
+        _export_job(tmp_path, config, trained_x264, ops=ops)
+    assert not any((tmp_path / k).exists() for k in ("onnx", "allowlist", "card"))
 
 
 def _blended_x264(trained_x264):

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slurm
 
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
 CODECS = list(CONFIG["codecs"])
-STAGES = ("corpus", "train", "export", "allowlist", "validate", "card", "publish")
+STAGES = ("corpus", "train", "export", "publish")
 # What Snakemake submits for all_stubs: seven stages per codec and hash
 # (all_stubs itself only collects, and runs in the main process).
 EXPECTED_JOBS = {(stage, codec) for stage in STAGES for codec in CODECS} | {
@@ -181,7 +181,7 @@ def test_a_real_corpus_on_the_cluster_gives_the_bytes_of_a_local_build(slurm, tm
 
 def test_a_job_failing_on_the_cluster_fails_the_run_with_its_log_path(slurm, tmp_path):
     """An allowlist without Log (an op every model uses): the allowlist
-    job fails inside Slurm; nothing reaches model/."""
+    job (its allowlist check) fails inside Slurm; nothing reaches model/."""
     checkout = copy_workflow(tmp_path / "wf", with_models=True, codecs=["libx264"])
     forbid = tmp_path / "forbid_log.yaml"
     ops = [op for op in CONFIG["allowlist"]["ops"] if op != "Log"]
@@ -196,13 +196,13 @@ def test_a_job_failing_on_the_cluster_fails_the_run_with_its_log_path(slurm, tmp
     failed = [
         (slurm_id, path)
         for slurm_id, path in submissions(log).values()
-        if "/rule_allowlist/" in path
+        if "/rule_export/" in path
     ]
     assert len(failed) == 1, log[-5000:]
     slurm_id, slurm_log = failed[0]
     assert slurm.show_job(slurm_id)["JobState"] == "FAILED"
     assert f"SLURM-job '{slurm_id}' failed" in log
-    assert "logs/allowlist/libx264.log" in log  # the rule's log ...
+    assert "logs/export/libx264.log" in log  # the rule's log ...
     assert slurm_log in log and Path(slurm_log).is_file()  # ... and Slurm's
     assert "op Log" in log  # the reason, from the log shown
     assert not any("/rule_publish/" in p for _, p in submissions(log).values())

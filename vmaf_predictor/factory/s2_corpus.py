@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,12 @@ from vmaf_predictor.runtime.features import FEATURE_NAMES, NOT_MEASURED
 
 if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
     import pandas as pd
+
+# A table as the jobs pass it: column name -> values (a dict of lists, or a
+# pandas DataFrame, which tests and tools use). The jobs read and write
+# Parquet with pyarrow alone: importing pandas cost each corpus, train and
+# export job 0.3 s (4 % of a clean stub build).
+Columns = Mapping[str, Sequence]
 
 COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, TARGET)
 
@@ -141,24 +148,39 @@ def synthetic_rows(codec: Codec, n_rows: int) -> list[dict[str, float]]:
     return rows
 
 
-def synthetic_table(codec: Codec, n_rows: int) -> pd.DataFrame:
+def synthetic_columns(codec: Codec, n_rows: int) -> dict[str, list]:
     """:func:`synthetic_rows` as a training table (``src`` empty)."""
+    rows = synthetic_rows(codec, n_rows)
+    return {name: [row[name] for row in rows] for name in COLUMNS} | {
+        "src": [""] * n_rows
+    }
+
+
+def synthetic_table(codec: Codec, n_rows: int) -> pd.DataFrame:
+    """:func:`synthetic_columns` as a DataFrame."""
     import pandas as pd
 
-    table = pd.DataFrame(synthetic_rows(codec, n_rows), columns=list(COLUMNS))
-    table["src"] = ""
-    return table
+    return pd.DataFrame(synthetic_columns(codec, n_rows))
 
 
-def table_bytes(rows: pd.DataFrame) -> bytes:
+def table_rows(table: Columns, names: Sequence[str] = FEATURE_NAMES) -> list[list]:
+    """The rows of ``table``'s columns ``names``, as Python floats."""
+    columns = (table[name] for name in names)
+    return [[float(v) for v in row] for row in zip(*columns, strict=True)]
+
+
+def table_bytes(rows: Columns) -> bytes:
     """The canonical text of training rows, whose sha256 is the corpus
     digest on the card: a CSV of COLUMNS with shortest exact ``repr`` floats,
     LF line ends. Defined by the values alone, not by any file format."""
     lines = [",".join(COLUMNS)]
-    lines += [
-        ",".join(map(repr, row)) for row in rows[list(COLUMNS)].to_numpy().tolist()
-    ]
+    lines += [",".join(map(repr, row)) for row in table_rows(rows, COLUMNS)]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _check_columns(path: str | Path, names: Sequence[str]) -> None:
+    if tuple(names[: len(COLUMNS)]) != COLUMNS:
+        raise ValueError(f"{path}: columns {list(names)} do not start with {COLUMNS}")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -166,23 +188,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     table = pd.read_parquet(path)
-    if tuple(table.columns[: len(COLUMNS)]) != COLUMNS:
-        raise ValueError(
-            f"{path}: columns {list(table.columns)} do not start with {COLUMNS}"
-        )
+    _check_columns(path, list(table.columns))
     return table
 
 
+def read_columns(path: str | Path) -> dict[str, list]:
+    """:func:`read_table` as lists, read with pyarrow alone."""
+    import pyarrow.parquet as pq
+
+    # ParquetFile, not pq.read_table: the dataset reader imports pandas.
+    columns = pq.ParquetFile(path).read().to_pydict()
+    _check_columns(path, list(columns))
+    return columns
+
+
 def write_corpus(
-    rows: pd.DataFrame, info_fields: dict[str, str], table_path: Path, info_path: Path
+    rows: Columns, info_fields: dict[str, str], table_path: Path, info_path: Path
 ) -> CorpusInfo:
     """Write the training table (Parquet) and its info JSON; return the info."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     info = CorpusInfo(
-        rows=len(rows),
+        rows=len(rows[TARGET]),
         sha256=hashlib.sha256(table_bytes(rows)).hexdigest(),
         **info_fields,
     )
-    rows.to_parquet(table_path, index=False)
+    pq.write_table(pa.table({name: pa.array(rows[name]) for name in rows}), table_path)
     Path(info_path).write_text(
         json.dumps(asdict(info), indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
@@ -201,14 +233,12 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
     corpus has fewer than two rows for it, or there is no corpus): the codec
     then falls back to its synthetic stub.
     """
-    import pandas as pd
-
     if input.real:
-        rows = pd.read_parquet(input.real)
+        rows = read_columns(input.real)
         fields = {"kind": "real", "features": params.real_features}
     else:
         entry = codec_from_config(codec, params.codec)
-        rows = synthetic_table(entry, params.synthetic_rows)
+        rows = synthetic_columns(entry, params.synthetic_rows)
         fields = {"kind": "synthetic-stub", "features": "synthetic"}
     info = write_corpus(rows, {"codec": codec, **fields}, output.table, output.info)
     return f"{info.codec}: {info.label}, sha256 {info.sha256}"

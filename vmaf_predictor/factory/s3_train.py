@@ -17,17 +17,22 @@ from vmaf_predictor.factory.network import (
     TrainedModel,
     TrainSettings,
 )
-from vmaf_predictor.factory.s2_corpus import TARGET, read_info, read_table
+from vmaf_predictor.factory.s2_corpus import (
+    TARGET,
+    Columns,
+    read_columns,
+    read_info,
+    table_rows,
+)
 from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime import metrics
 from vmaf_predictor.runtime.features import (
-    FEATURE_NAMES,
     extreme_inputs,
     spanning_rows,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 from vmaf_predictor.factory.monotone import (
     PARITY_ROWS,
@@ -145,7 +150,7 @@ def cross_validate(
 
 def train(
     codec: str,
-    table: pd.DataFrame,
+    table: Columns,
     settings: TrainSettings,
     entry: Codec | None = None,
     evaluation: EvaluationSettings | None = None,
@@ -161,10 +166,8 @@ def train(
     cross-validation out: the same model, no figures (a held-out-source
     test that scores the model itself, tools/grouped_cv_table.py).
     """
-    features = [
-        to_float32(row) for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
-    ]
-    targets = table[TARGET].astype(float).tolist()
+    features = [to_float32(row) for row in table_rows(table)]
+    targets = [float(v) for v in table[TARGET]]
     columns = network.model_inputs(np.array(features))
     if evaluation is None:
         train_idx, holdout_idx = split_indices(
@@ -173,7 +176,7 @@ def train(
         fitted = fit(columns, targets, train_idx, settings)
     else:
         train_idx, holdout_idx = list(range(len(targets))), []
-        sources = table["src"].astype(str).tolist() if "src" in table else []
+        sources = [str(v) for v in table["src"]] if "src" in table else []
         sources = sources or [""] * len(targets)
         fitted = evaluation.fit(columns, targets, train_idx, sources, settings)
 
@@ -271,7 +274,7 @@ def run(input: Any, output: Any, params: Any, codec: str) -> str:
     evaluation = EvaluationSettings(**params.evaluation) if real else None
     model = train(
         codec,
-        read_table(input.table),
+        read_columns(input.table),
         TrainSettings(**params.settings),
         entry,
         evaluation,

@@ -7,6 +7,7 @@ they depend only on the weights and this file.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -166,11 +167,39 @@ def _network(trained: TrainedModel, const, node) -> tuple[list, list]:
 
 
 def run(input: Any, output: Any, params: Any, codec: str) -> str:
-    """Stage entry point: build the graph of the trained model, write it.
+    """Stage entry point: the graph of the trained model, checked and
+    documented in one job (onnx and onnxruntime load once a codec, and torch
+    not at all): the libvmaf allowlist (s5_allowlist), onnxruntime as a
+    consumer (s6_validate), then the card (s7_card). A check that fails
+    raises before anything is written."""
+    from vmaf_predictor.factory import s2_corpus, s5_allowlist, s6_validate, s7_card
+    from vmaf_predictor.registry import codec_from_config
 
-    Whether onnxruntime computes what training computed is checked once, by
-    the validate stage, which the card reports.
-    """
-    data = build_model(network.load(input.trained), params.opset).SerializeToString()
+    trained = network.load(input.trained)
+    model = build_model(trained, params.opset)
+    data = model.SerializeToString()
+    allowlist = s5_allowlist.check_model(
+        model, codec, params.ops, params.loop_max_trip_count
+    )
+    rows = s2_corpus.table_rows(s2_corpus.read_columns(input.table))
+    validation = s6_validate.validate(
+        data, trained, codec_from_config(codec, params.codec), rows
+    )
+    card = s7_card.render(
+        trained=trained,
+        corpus=s2_corpus.read_info(input.corpus_info),
+        allowlist=allowlist,
+        validation=validation,
+        onnx_bytes=data,
+        onnx_sha256=hashlib.sha256(data).hexdigest(),
+        opset=params.opset,
+        versions=params.built_with,
+    )
     Path(output.onnx).write_bytes(data)
-    return f"{codec}: {len(data)} bytes"
+    s5_allowlist.write_report(allowlist, output.allowlist)
+    s6_validate.write_report(validation, output.validation)
+    Path(output.card).write_text(card, encoding="utf-8", newline="\n")
+    return (
+        f"{codec}: {len(data)} bytes; allowlist {allowlist.status}, "
+        f"{allowlist.nodes} nodes, ops {allowlist.ops}; {validation}"
+    )

@@ -13,7 +13,7 @@ import json
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import onnx
@@ -125,27 +125,8 @@ def check_model(
     )
 
 
-def check_file(
-    onnx_path: Path,
-    codec: str,
-    allowed: Collection[str],
-    max_trips: int,
-    report_path: Path,
-) -> AllowlistReport:
-    """Stage entry point: check one ONNX file and write the report JSON."""
-    import onnx
-
-    report = check_model(onnx.load(str(onnx_path)), codec, allowed, max_trips)
-    Path(report_path).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    return report
-
-
-def run(input: Any, output: Any, params: Any, codec: str) -> str:
-    """Stage entry point: check the codec's exported model."""
-    report = check_file(
-        input.onnx, codec, params.ops, params.loop_max_trip_count, output.report
-    )
-    return f"{codec}: {report.status}, {report.nodes} nodes, ops {report.ops}"
+def write_report(report: AllowlistReport, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(asdict(report), indent=2) + "\n")
 
 
 def read_report(path: Path) -> AllowlistReport:

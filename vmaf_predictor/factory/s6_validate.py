@@ -16,14 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from vmaf_predictor.factory import network
-from vmaf_predictor.factory import s2_corpus as corpus
 from vmaf_predictor.factory.network import TrainedModel
-from vmaf_predictor.registry import Codec, codec_from_config
+from vmaf_predictor.registry import Codec
 from vmaf_predictor.runtime.features import (
     FEATURE_NAMES,
     INPUT_NAME,
@@ -148,17 +145,8 @@ def validate(
     )
 
 
-def run(input: Any, output: Any, params: Any, codec: str) -> str:
-    """Stage entry point: validate one exported model, write the report."""
-    table = corpus.read_table(input.table)
-    report = validate(
-        Path(input.onnx).read_bytes(),
-        network.load(input.trained),
-        codec_from_config(codec, params.codec),
-        table[list(FEATURE_NAMES)].to_numpy().tolist(),
-    )
-    Path(output.report).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    return str(report)
+def write_report(report: ValidationReport, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(asdict(report), indent=2) + "\n")
 
 
 def read_report(path: Path) -> ValidationReport:

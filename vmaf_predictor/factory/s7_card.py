@@ -4,19 +4,13 @@ nothing in it depends on the clock, the machine, the user or the path."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from vmaf_predictor.factory import (
     curve_head,
     evaluation,
-    network,
-    s2_corpus,
-    s5_allowlist,
-    s6_validate,
 )
 from vmaf_predictor.factory.network import TrainedModel
 from vmaf_predictor.factory.s2_corpus import CorpusInfo
@@ -481,20 +475,3 @@ def _limitations(stub: bool, corpus: CorpusInfo, trained: TrainedModel) -> str:
             "encode's own bitrate, not a probe's."
         )
     return "\n".join(f"- {item}" for item in items)
-
-
-def run(input: Any, output: Any, params: Any, codec: str) -> str:
-    """Stage entry point: render the card of one codec from its stage outputs."""
-    onnx_bytes = Path(input.onnx).read_bytes()
-    text = render(
-        trained=network.load(input.trained),
-        corpus=s2_corpus.read_info(input.corpus_info),
-        allowlist=s5_allowlist.read_report(input.allowlist),
-        validation=s6_validate.read_report(input.validation),
-        onnx_bytes=onnx_bytes,
-        onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
-        opset=params.opset,
-        versions=params.built_with,
-    )
-    Path(output.card).write_text(text, encoding="utf-8", newline="\n")
-    return f"wrote {output.card}"

@@ -1,3 +1,0 @@
-from vmaf_predictor.factory.jobs import run_stage
-
-run_stage(snakemake, "s6_validate.run")
