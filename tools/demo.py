@@ -8,7 +8,7 @@ camera footage, in a work directory of its own.
    when missing, :mod:`vmaf_predictor.factory.footage`): a segment of each
    clip of :data:`FOOTAGE`, downscaled to at most :data:`FOOTAGE_HEIGHT`
    lines (:func:`vmaf_predictor.runtime.reference.write_reference`: the 2
-   cores of the demo's machine), five clips to train on, two held out.
+   cores of the demo's machine), eight clips to train on, two held out.
 3. Runs the workflow on the training clips in the work directory
    (``snakemake all_stubs --directory DIR --config sources=clips/train``,
    shots of at most :data:`MAX_SHOT_FRAMES` frames): each clip cut into
@@ -57,6 +57,9 @@ FOOTAGE = {
     "bigbuckbunny": (0, 72, False),
     "tree": (0, 68, False),
     "carphone": (0, 72, False),
+    "diver": (100, 96, False),
+    "cockatoo": (40, 96, False),
+    "motion": (0, 72, False),
     "city": (92, 48, True),
     "cube": (0, 48, True),
 }
