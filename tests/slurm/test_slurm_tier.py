@@ -180,8 +180,8 @@ def test_a_real_corpus_on_the_cluster_gives_the_bytes_of_a_local_build(slurm, tm
 
 
 def test_a_job_failing_on_the_cluster_fails_the_run_with_its_log_path(slurm, tmp_path):
-    """An allowlist without Log (an op every model uses): the allowlist
-    job (its allowlist check) fails inside Slurm; nothing reaches model/."""
+    """An allowlist without Log (an op every model uses): the export job
+    fails its allowlist check inside Slurm; nothing reaches model/."""
     checkout = copy_workflow(tmp_path / "wf", with_models=True, codecs=["libx264"])
     forbid = tmp_path / "forbid_log.yaml"
     ops = [op for op in CONFIG["allowlist"]["ops"] if op != "Log"]
