@@ -26,9 +26,10 @@ if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
     import pandas as pd
 
 # A table as the jobs pass it: column name -> values (a dict of lists, or a
-# pandas DataFrame, which tests and tools use). The jobs read and write
-# Parquet with pyarrow alone: importing pandas cost each corpus, train and
-# export job 0.3 s (4 % of a clean stub build).
+# pandas DataFrame, which tests and tools use). The train and export jobs
+# read Parquet with pyarrow alone: importing pandas cost each 0.3 s. (The
+# corpus job's write still imports it: pyarrow's pa.array does whenever
+# pandas is installed.)
 Columns = Mapping[str, Sequence]
 
 COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, TARGET)
