@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from vmaf_predictor.factory import evaluation as ev
-from vmaf_predictor.factory import monotone, selection
+from vmaf_predictor.factory import monotone, network, selection
 from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory.network import exact_exp
+from vmaf_predictor.runtime import metrics
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 
@@ -117,6 +118,49 @@ def test_the_parametric_baseline_never_rises_with_crf():
     assert fitted.params[1] == 0.0
     predicted = fitted.predict(rows)
     assert all(b <= a for a, b in itertools.pairwise(predicted))
+
+
+def _frame_rate_rows():
+    """Rows of four frame rates whose VMAF follows log fps as well as CRF
+    and log bits per pixel."""
+    crf = np.repeat(np.arange(15.0, 50.0, 5.0), 8)
+    bitrate = np.tile([500.0, 1500.0, 4000.0, 9000.0] * 2, 7)
+    fps = np.tile([5.0, 5.0, 10.0, 10.0, 25.0, 25.0, 60.0, 60.0], 7)
+    rows = _rows(crf, bitrate)
+    rows[:, 11] = fps
+    lbpp = np.log(bitrate * 1000.0 / (1920.0 * 1080.0 * fps))
+    eta = 3.0 - 0.15 * (crf - 30.0) + 0.8 * (lbpp + 6.0) + 1.2 * np.log(fps / 20.0)
+    return rows, (100.0 / (1.0 + np.exp(-eta))).tolist()
+
+
+def test_the_frame_rate_term_recovers_a_curve_that_follows_the_frame_rate():
+    rows, vmaf = _frame_rate_rows()
+    fitted = ev.LogisticFps.fit_columns(network.model_inputs(rows), vmaf)
+    baseline = ev.Logistic.fit_columns(network.model_inputs(rows), vmaf)
+    assert fitted.predict(rows) == pytest.approx(vmaf, abs=1e-6)
+    assert metrics.rmse(baseline.predict(rows), vmaf) > 1.0
+
+
+def test_with_one_frame_rate_the_frame_rate_term_is_the_baseline_to_the_bit():
+    crf = np.repeat(np.arange(15.0, 50.0, 5.0), 4)
+    rows = _rows(crf, np.tile([500.0, 1500.0, 4000.0, 9000.0], 7))
+    vmaf = (90.0 - 0.8 * (crf - 15.0)).tolist()
+    fitted = ev.LogisticFps.fit_columns(network.model_inputs(rows), vmaf)
+    baseline = ev.Logistic.fit_columns(network.model_inputs(rows), vmaf)
+    assert fitted.params == (*baseline.params, 0.0)
+    assert fitted.predict(rows) == baseline.predict(rows)
+
+
+def test_the_frame_rate_curves_graph_map_is_its_argument():
+    """The graph computes the curve as sigmoid(columns @ w + bias)."""
+    rows, vmaf = _frame_rate_rows()
+    columns = network.model_inputs(rows)
+    fitted = ev.LogisticFps.fit_columns(columns, vmaf)
+    w, bias = fitted.graph_weights()
+    eta = columns @ np.array(w) + bias
+    assert (100.0 / (1.0 + np.exp(-eta))).tolist() == pytest.approx(
+        fitted.predict(rows), abs=1e-9
+    )
 
 
 def test_the_winner_is_the_lowest_rmse_and_the_model_on_a_tie():

@@ -27,6 +27,7 @@ from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 CURVES = ("curve_mean", "logistic", "content_slope")
+FOUR_CURVES = (*CURVES, "logistic_fps")
 
 
 def _row(crf: float, bitrate: float, shot_length: float = 48.0) -> list[float]:
@@ -119,6 +120,16 @@ def test_another_curve_replaces_the_first_only_if_lower_on_every_fold():
     even = [[[10.0], [e]] for e in (4.0, 9.9, 9.0, 9.0)]
     picked = selection.Selection.of([first, other], even, 1, rows=8, sources=4)
     assert picked.chosen == other
+
+
+def test_of_the_curves_lower_on_every_fold_the_lowest_ships():
+    """The lowest curve in total is not lower on every fold; of the two
+    that are, the lower ships."""
+    first, *others = (selection.Candidate(kind, 1.0) for kind in FOUR_CURVES)
+    folds = [[[10.0], [e], [9.0], [8.0]] for e in (1.0, 10.5, 9.0, 9.0)]
+    picked = selection.Selection.of([first, *others], folds, 1, rows=8, sources=4)
+    assert picked.figures == [40.0, 29.5, 36.0, 32.0]
+    assert picked.chosen == others[2]
 
 
 def test_a_network_is_scored_at_the_epochs_the_other_folds_chose():

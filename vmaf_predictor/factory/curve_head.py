@@ -332,7 +332,8 @@ MEAN_PARTS: tuple[type[Curve], ...] = (ev.Logistic, ContentSlopeCurve)
 
 # kind -> the curve (config evaluation.curves names them).
 CURVES: dict[str, type[Curve]] = {
-    curve.kind: curve for curve in (CurveMean, ev.Logistic, ContentSlopeCurve)
+    curve.kind: curve
+    for curve in (CurveMean, ev.Logistic, ContentSlopeCurve, ev.LogisticFps)
 }
 
 

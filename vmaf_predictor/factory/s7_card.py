@@ -338,8 +338,9 @@ def _selection(e: Mapping[str, Any], trained: TrainedModel) -> str:
         "candidate with the network is scored on each watched fold at the epoch count "
         "the other watched folds chose, so its many epoch counts are no edge "
         f"over a curve's single fit. `{chosen['candidates'][0]['name']}` ships "
-        "unless another curve alone is lower on every watched fold, and that "
-        "curve unless a candidate with the network beats it by more than "
+        "unless other curves alone are lower on every watched fold, then the "
+        "lowest of those, and that curve unless a candidate with the network "
+        "beats it by more than "
         f"{_number(_needed(chosen))} standard errors of their paired per-fold "
         "difference; a network then trains on all rows for the epoch count "
         "best over every watched fold." + _evidence(chosen),

@@ -106,9 +106,10 @@ def fit_selected(
     epoch count the *other* watched folds chose (one watched fold: its own
     best, an optimistic figure), so the network's many epoch counts give it
     no edge over a curve's single fit. The first curve of ``curves`` alone
-    is shipped unless another curve alone is lower on every watched fold,
-    and that one unless a candidate with the network beats it by more than
-    :data:`NETWORK_EVIDENCE` standard errors (:meth:`Selection.of`);
+    is shipped unless other curves alone are lower on every watched fold
+    (then the lowest of those), and that one unless a candidate with the
+    network beats it by more than :data:`NETWORK_EVIDENCE` standard errors
+    (:meth:`Selection.of`);
     the winner's network trains on all ``train_idx`` rows for the epoch
     count with the lowest error summed over every watched fold (the fewest
     on a tie), and its curve is fitted on them. Every candidate never rises
@@ -209,12 +210,12 @@ class Selection:
         """``errors[k][c][e]``: watched fold k's squared error of candidate c
         at epoch count e + 1. Each candidate's figure sums its folds' errors,
         a network's each at the epoch count the other folds chose. The first
-        curve alone, unless the lowest of the other curves alone is lower on
-        every watched fold; a candidate with the network replaces that curve
-        only when its own figure (the lowest of theirs) is lower by more than
-        :data:`NETWORK_EVIDENCE` standard errors of the paired per-fold
-        difference (one watched fold: by any amount). Ties: the order of
-        ``options``."""
+        curve alone, unless other curves alone are lower on every watched
+        fold (then the lowest of those); a candidate with the network
+        replaces that curve only when its own figure (the lowest of theirs)
+        is lower by more than :data:`NETWORK_EVIDENCE` standard errors of the
+        paired per-fold difference (one watched fold: by any amount). Ties:
+        the order of ``options``."""
         folds = len(errors)
         per_fold, epochs = [], []
         for c, option in enumerate(options):
@@ -254,18 +255,20 @@ class Selection:
         networks = [i for i, o in enumerate(options) if o.trains_network]
         # The first curve alone (config evaluation.curves' first: the mean
         # of the others, curve_head.CurveMean, which says what was measured)
-        # unless the best other curve is lower on every watched fold. The
-        # inner folds' preference between curves is mostly noise: shipping
-        # the lowest figure lost to the logistic curve on 2 to 3 codecs of
-        # 5, and 3 standard errors of the paired difference kept the mean
-        # on rows that are exactly a logistic curve (5 folds, one of them
-        # holding most of the error: 2.6 standard errors).
+        # unless other curves are lower on every watched fold: then the best
+        # of those. The inner folds' preference between curves is mostly
+        # noise: shipping the lowest figure lost to the logistic curve on 2
+        # to 3 codecs of 5, and 3 standard errors of the paired difference
+        # kept the mean on rows that are exactly a logistic curve (5 folds,
+        # one of them holding most of the error: 2.6 standard errors).
         curve = curves[0] if curves else None
-        if len(curves) > 1:
-            rival = best(curves[1:])
-            pairs = zip(per_fold[curve], per_fold[rival], strict=True)
-            if all(first > other for first, other in pairs):
-                curve = rival
+        rivals = [
+            i
+            for i in curves[1:]
+            if all(a > b for a, b in zip(per_fold[curve], per_fold[i], strict=True))
+        ]
+        if rivals:
+            curve = best(rivals)
         if curve is None or not networks:
             chosen = curve if curve is not None else best(networks)
             return cls(options, figures, epochs, options[chosen], folds, rows, sources)
