@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fresh_process import python_output
 
-from vmaf_predictor.factory import curve_head, monotone, network, selection
+from vmaf_predictor.factory import curve_head, network, selection, training
 from vmaf_predictor.factory import evaluation as ev
 from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory import s4_export as export
@@ -32,7 +32,7 @@ def _sweep_like(x264):
             row = [0.0] * len(FEATURE_NAMES)
             row[0], row[1] = crf, bitrate
             row[10:] = [48.0, 25.0, 320.0, 180.0]
-            rows.append(monotone.to_float32(row))
+            rows.append(training.to_float32(row))
             eta = 3.0 - (0.08 + 0.02 * s) * (crf - 30.0) - 0.1 * (s % 3)
             vmaf.append(round(100.0 / (1.0 + float(network.exact_exp(-eta))), 4))
             src.append(f"clip{s}")
@@ -51,7 +51,7 @@ def _p_frame_like():
             row = [0.0] * len(FEATURE_NAMES)
             row[0], row[1], row[2], row[3] = crf, 500.0, 4000.0, p_bytes
             row[10:] = [48.0, 25.0, 320.0, 180.0]
-            rows.append(monotone.to_float32(row))
+            rows.append(training.to_float32(row))
             eta = 3.0 - (0.08 + 0.02 * s) * (crf - 30.0)
             vmaf.append(round(100.0 / (1.0 + float(network.exact_exp(-eta))), 4))
     return np.array(rows), vmaf
@@ -168,7 +168,7 @@ def test_the_blended_graph_matches_the_float64_model(trained_x264, fitted):
     assert {"Exp", "Sigmoid"} <= ops
     rows = trained_x264.holdout_inputs + trained_x264.check_inputs
     network_part = trained_x264.holdout_predictions + trained_x264.check_predictions
-    expected = monotone.blended(network_part, curve.predict(np.array(rows)), 0.5)
+    expected = training.blended(network_part, curve.predict(np.array(rows)), 0.5)
     produced = predict(open_session(graph.SerializeToString()), rows)
     assert np.max(np.abs(produced - np.array(expected))) <= 1e-5
 
@@ -211,7 +211,7 @@ def test_a_shipped_blend_predicts_the_blend_of_its_parts(x264, settings, monkeyp
     w, curve = fitted.blend
     assert isinstance(curve, curve_head.ContentSlopeCurve) and w == 0.5
     network_only = dataclasses.replace(fitted, blend=None).predict(columns)
-    expected = monotone.blended(network_only, curve.predict_columns(columns), w)
+    expected = training.blended(network_only, curve.predict_columns(columns), w)
     assert fitted.predict(columns) == expected
 
 
@@ -230,7 +230,7 @@ def test_selection_on_several_inner_folds_sums_their_errors(x264, settings):
     total = [[] for _ in range(8)]
     for k in range(2):
         held = inner.held_out[k]
-        watched = monotone.fit(
+        watched = training.fit(
             columns, targets, inner.training(k, 64), short, monitor=held
         )
         for e, predicted in enumerate(watched.monitor_predictions):

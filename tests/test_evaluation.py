@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from vmaf_predictor.factory import evaluation as ev
-from vmaf_predictor.factory import monotone, network, selection
+from vmaf_predictor.factory import network, selection, training
 from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory.network import exact_exp
 from vmaf_predictor.runtime import metrics
@@ -233,8 +233,8 @@ def _columns(table):
 def test_monitoring_rows_never_changes_the_training(x264, settings):
     columns, targets = _columns(real_table(x264))
     short = dataclasses.replace(settings, epochs=10)
-    plain = monotone.fit(columns, targets, range(18), short)
-    watched = monotone.fit(columns, targets, range(18), short, monitor=range(18, 24))
+    plain = training.fit(columns, targets, range(18), short)
+    watched = training.fit(columns, targets, range(18), short, monitor=range(18, 24))
     assert plain.model.weights_as_lists() == watched.model.weights_as_lists()
     assert len(watched.monitor_predictions) == 10 and plain.monitor_predictions == []
 
@@ -247,7 +247,7 @@ def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, setting
     stopped = selection.fit_selected(columns, targets, range(36), sources, short)
     inner = ev.grouped_folds(sources, ev.INNER_FOLDS, short.seed)
     held = inner.held_out[0]
-    watched = monotone.fit(columns, targets, inner.training(0, 36), short, monitor=held)
+    watched = training.fit(columns, targets, inner.training(0, 36), short, monitor=held)
     errors = [
         math.fsum((p - targets[i]) ** 2 for p, i in zip(epoch, held, strict=True))
         for epoch in watched.monitor_predictions
@@ -263,7 +263,7 @@ def test_without_two_sources_early_stopping_trains_every_epoch(x264, settings):
 
 
 def test_a_blend_mixes_network_and_curve_and_clips():
-    assert monotone.blended([80.0, 100.0], [60.0, 120.0], 0.25) == [75.0, 100.0]
+    assert training.blended([80.0, 100.0], [60.0, 120.0], 0.25) == [75.0, 100.0]
 
 
 def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
@@ -280,6 +280,6 @@ def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
         assert w in ev.BLEND_WEIGHTS and w > 0.0
         if fitted.model is not None:
             network_only = dataclasses.replace(fitted, blend=None).predict(columns)
-            expected = monotone.blended(network_only, curve.predict_columns(columns), w)
+            expected = training.blended(network_only, curve.predict_columns(columns), w)
             assert fitted.predict(columns) == expected
     assert len(fitted.loss_curve) <= 15

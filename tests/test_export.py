@@ -8,7 +8,7 @@ import pytest
 import torch
 from fresh_process import python_output
 
-from vmaf_predictor.factory import monotone, network
+from vmaf_predictor.factory import network
 from vmaf_predictor.factory import s4_export as export
 from vmaf_predictor.factory import s5_allowlist as allowlist
 from vmaf_predictor.runtime.session import open_session as _session
@@ -35,7 +35,7 @@ def test_onnxruntime_matches_the_torch_model_within_1e_5(trained_x264, onnx_x264
     theta = torch.cat(
         [torch.tensor(trained_x264.weights[name]).flatten() for name in shapes]
     ).double()
-    model = monotone.MonotoneNet(
+    model = network.MonotoneNet(
         s.hidden, s.crf_knots, theta, tuple(trained_x264.target_scale)
     )
     columns = network.model_inputs(np.array(trained_x264.holdout_inputs))
@@ -71,6 +71,19 @@ def test_export_is_byte_identical_in_another_process(trained_x264, onnx_x264, tm
         print(hashlib.sha256(model.SerializeToString()).hexdigest())
     """)
     assert there == hashlib.sha256(onnx_x264).hexdigest()
+
+
+def test_building_the_graph_never_loads_torch(trained_x264, tmp_path):
+    """The export job builds the graph from the model module without torch
+    (1.5 s a job): only the functions that compute with it import it."""
+    network.save(trained_x264, tmp_path / "trained.json")
+    there = python_output(f"""
+        import sys
+        from vmaf_predictor.factory import network, s4_export
+        s4_export.build_model(network.load({str(tmp_path / "trained.json")!r}), 18)
+        print("torch" in sys.modules)
+    """)
+    assert there == "False"
 
 
 def test_graph_carries_no_exporter_metadata(onnx_x264):
@@ -144,7 +157,7 @@ def _blended_x264(trained_x264):
 
 
 def test_a_blended_model_computes_the_blend_in_onnxruntime(trained_x264):
-    from vmaf_predictor.factory.monotone import blended
+    from vmaf_predictor.factory.training import blended
 
     model, curve = _blended_x264(trained_x264)
     graph = export.build_model(model, opset=18)

@@ -15,11 +15,11 @@ from fresh_process import ROOT, python_output
 
 from vmaf_predictor.factory import (
     curve_head,
-    monotone,
     network,
     s5_allowlist,
     s6_validate,
     selection,
+    training,
 )
 from vmaf_predictor.factory import evaluation as ev
 from vmaf_predictor.factory import s3_train as train
@@ -34,7 +34,7 @@ def _row(crf: float, bitrate: float, shot_length: float = 48.0) -> list[float]:
     row = [0.0] * len(FEATURE_NAMES)
     row[0], row[1] = crf, bitrate
     row[10:] = [shot_length, 25.0, 320.0, 180.0]
-    return monotone.to_float32(row)
+    return training.to_float32(row)
 
 
 def logistic_rows():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from fresh_process import python_output
 
-from vmaf_predictor.factory import monotone, network
+from vmaf_predictor.factory import network, training
 from vmaf_predictor.factory import network as trained
 from vmaf_predictor.factory import s2_corpus as corpus
 from vmaf_predictor.factory import s3_train as train
@@ -17,35 +17,35 @@ from vmaf_predictor.runtime.features import OPTIONAL_GROUPS
 
 
 def test_split_holds_out_a_fifth_and_covers_every_row_once():
-    kept, held = monotone.split_indices(100, 0.2, seed=42)
+    kept, held = training.split_indices(100, 0.2, seed=42)
     assert len(held) == 20 and len(kept) == 80
     assert sorted(kept + held) == list(range(100))
 
 
 def test_split_is_seeded():
-    assert monotone.split_indices(100, 0.2, 42) == monotone.split_indices(100, 0.2, 42)
-    assert monotone.split_indices(100, 0.2, 42) != monotone.split_indices(100, 0.2, 43)
+    assert training.split_indices(100, 0.2, 42) == training.split_indices(100, 0.2, 42)
+    assert training.split_indices(100, 0.2, 42) != training.split_indices(100, 0.2, 43)
 
 
 def test_split_holds_out_at_least_one_row_of_a_tiny_corpus():
-    kept, held = monotone.split_indices(3, 0.2, seed=1)
+    kept, held = training.split_indices(3, 0.2, seed=1)
     assert len(held) == 1 and len(kept) == 2
 
 
 def test_split_refuses_a_single_row():
     with pytest.raises(ValueError, match="at least 2 rows"):
-        monotone.split_indices(1, 0.2, seed=1)
+        training.split_indices(1, 0.2, seed=1)
 
 
 def test_tree_sum_equals_the_sum_for_any_length():
     for n in (1, 2, 7, 14, 32, 64):
         values = torch.arange(1, n + 1, dtype=torch.float64).view(1, n)
-        assert monotone.tree_sum(values, 1).item() == n * (n + 1) / 2
+        assert network.tree_sum(values, 1).item() == n * (n + 1) / 2
 
 
 def test_exact_sqrt_is_correctly_rounded():
     values = [2.0, 3.0, 1e-300, 12345.678]
-    got = monotone.exact_sqrt(torch.tensor(values, dtype=torch.float64)).tolist()
+    got = training.exact_sqrt(torch.tensor(values, dtype=torch.float64)).tolist()
     assert got == [math.sqrt(v) for v in values]
 
 
@@ -66,7 +66,7 @@ def _autograd_reference(net, x, y):
 
 def test_the_hand_written_gradient_is_the_gradient():
     gen = torch.Generator().manual_seed(0)
-    net = monotone.MonotoneNet.initialised(8, 3, random.Random(0), (60.0, 15.0))
+    net = network.MonotoneNet.initialised(8, 3, random.Random(0), (60.0, 15.0))
     x = torch.randn(19, 14, dtype=torch.float64, generator=gen)
     y = 100.0 * torch.rand(19, dtype=torch.float64, generator=gen)
     loss, grad = net.loss_and_gradient(x, y)
@@ -77,14 +77,14 @@ def test_the_hand_written_gradient_is_the_gradient():
 
 
 def test_rows_clipped_at_0_or_100_give_no_gradient():
-    net = monotone.MonotoneNet.initialised(8, 3, random.Random(0), (1000.0, 1.0))
+    net = network.MonotoneNet.initialised(8, 3, random.Random(0), (1000.0, 1.0))
     x = torch.zeros(4, 14, dtype=torch.float64)
     loss, grad = net.loss_and_gradient(x, torch.full((4,), 50.0, dtype=torch.float64))
     assert loss == 2500.0 and torch.count_nonzero(grad) == 0
 
 
 def test_predictions_do_not_depend_on_the_chunk_size():
-    net = monotone.MonotoneNet.initialised(8, 3, random.Random(1), (60.0, 15.0))
+    net = network.MonotoneNet.initialised(8, 3, random.Random(1), (60.0, 15.0))
     x = torch.randn(
         50, 14, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
     )
@@ -107,7 +107,7 @@ def test_a_large_corpus_trains_at_most_max_steps_batches(x264, settings):
 
 
 def test_normalisation_floors_a_constant_feature_std_to_one():
-    mean, std = monotone.normalisation([[1.0, 5.0], [3.0, 5.0]])
+    mean, std = training.normalisation([[1.0, 5.0], [3.0, 5.0]])
     assert mean == [2.0, 5.0] and std == [1.0, 1.0]
 
 
@@ -159,7 +159,7 @@ def test_crf_knots_are_spread_evenly_over_two_standard_deviations():
 
 
 def test_the_crf_basis_the_network_uses_never_decreases_with_crf():
-    net = monotone.MonotoneNet.initialised(8, 3, random.Random(0))
+    net = network.MonotoneNet.initialised(8, 3, random.Random(0))
     crf = torch.linspace(-4, 4, 81, dtype=torch.float64).unsqueeze(1)
     basis = net.basis(crf)
     assert basis.shape == (81, 7)
@@ -167,7 +167,7 @@ def test_the_crf_basis_the_network_uses_never_decreases_with_crf():
 
 
 def test_an_untrained_network_is_already_monotone_in_crf():
-    net = monotone.MonotoneNet.initialised(16, 4, random.Random(3))
+    net = network.MonotoneNet.initialised(16, 4, random.Random(3))
     x = torch.zeros(41, 14, dtype=torch.float64)
     x[:, 0] = torch.linspace(-3, 3, 41, dtype=torch.float64)
     with torch.no_grad():
@@ -194,7 +194,7 @@ def test_sizes_enter_the_network_as_logs_and_not_measured_stays_0():
 
 
 def test_a_left_out_measurement_leaves_out_its_whole_group():
-    mask = monotone.unmeasured_mask(2000, 0.5, random.Random(1)).numpy()
+    mask = training.unmeasured_mask(2000, 0.5, random.Random(1)).numpy()
     for group in OPTIONAL_GROUPS.values():
         positions = [network.MODEL_COLUMNS.index(i) for i in group]
         assert (mask[:, positions] == mask[:, positions[:1]]).all()

@@ -51,11 +51,11 @@ sys.path.insert(0, str(ROOT))
 
 from vmaf_predictor.factory import evaluation as ev  # noqa: E402
 from vmaf_predictor.factory import (  # noqa: E402
-    monotone,
     s1_split,
     s3_train,
     s4_export,
     s6_validate,
+    training,
 )
 from vmaf_predictor.factory.network import TrainSettings  # noqa: E402
 from vmaf_predictor.names import model_file_name  # noqa: E402
@@ -76,7 +76,7 @@ def grouped_cv(args, config, codecs, settings, evaluation, tables) -> None:
     for name, table in tables.items():
         start = time.perf_counter()
         features = [
-            monotone.to_float32(row)
+            training.to_float32(row)
             for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
         ]
         result = s3_train.cross_validate(
@@ -168,7 +168,7 @@ def leave_one_out(args, config, codecs, settings, evaluation, tables) -> None:
                 held_rows[name] = held
                 features = np.array(
                     [
-                        monotone.to_float32(row)
+                        training.to_float32(row)
                         for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
                     ]
                 )
@@ -221,7 +221,7 @@ def _card_parametric(entry, table, evaluation, settings, group_of) -> float:
     """The logistic baseline's RMSE as the card reports it: grouped k-fold
     cross-validation on all rows (the card's folds)."""
     features = np.array(
-        [monotone.to_float32(r) for r in table[list(FEATURE_NAMES)].to_numpy().tolist()]
+        [training.to_float32(r) for r in table[list(FEATURE_NAMES)].to_numpy().tolist()]
     )
     targets = table["vmaf"].astype(float).tolist()
     groups = [group_of(s) for s in table["src"].astype(str)]

@@ -1,4 +1,4 @@
-"""Stage 3: train one codec's model (:mod:`monotone`, chosen by
+"""Stage 3: train one codec's model (:mod:`training`, chosen by
 :mod:`selection` for a real corpus), with its grouped cross-validation."""
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ from vmaf_predictor.runtime.features import (
 if TYPE_CHECKING:
     pass
 
-from vmaf_predictor.factory.monotone import (
+from vmaf_predictor.factory.selection import (
+    fit_selected,
+)
+from vmaf_predictor.factory.training import (
     PARITY_ROWS,
     Fit,
     fit,
     split_indices,
     to_float32,
-)
-from vmaf_predictor.factory.selection import (
-    fit_selected,
 )
 
 

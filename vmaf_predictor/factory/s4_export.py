@@ -18,14 +18,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vmaf_predictor import __version__
 from vmaf_predictor.factory import curve_head, network
-from vmaf_predictor.factory.network import TrainedModel, crf_knots
+from vmaf_predictor.factory.network import TrainedModel
 from vmaf_predictor.runtime.features import INPUT_NAME, N_FEATURES, OUTPUT_NAME
 
 IR_VERSION = 8  # the IR version that goes with opset 18
 
 
 def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
-    """The graph of :class:`monotone.MonotoneNet`, node for node
+    """The graph of :class:`network.MonotoneNet`, node for node
     (blended with its curve, or the curve alone, as ``trained.blend`` says).
 
     It computes in float64 between a Cast in and a Cast out: the weights are
@@ -74,7 +74,7 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
             node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
         ]
     else:
-        initializers, nodes = _network(trained, const, node)
+        initializers, nodes = network.graph(trained, const, node)
         initializers = [
             *initializers,
             *vmaf_range,
@@ -86,7 +86,7 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
         nodes = [*column_nodes, *nodes]
     if curve is not None and w < 1.0:
         # clip((1 - w) * network + w * 100 * curve): the curve's own nodes
-        # on the same columns (build/curve_head.py lists the curves).
+        # on the same columns (factory/curve_head.py lists the curves).
         curve_initializers, curve_nodes = curve.graph(const, node)
         initializers += [
             *curve_initializers,
@@ -122,48 +122,6 @@ def build_model(trained: TrainedModel, opset: int) -> onnx.ModelProto:
     )
     onnx.checker.check_model(model, full_check=True)
     return model
-
-
-def _network(trained: TrainedModel, const, node) -> tuple[list, list]:
-    """The monotone network's initializers (before the shared ones) and its
-    nodes from the graph's ``columns`` to ``vmaf64`` and the Cast out."""
-    w = trained.weights
-    initializers = [
-        const("mean", [trained.mean]),
-        const("std", [trained.std]),
-        *(const(name, w[name]) for name in ("w1", "b1", "w2", "b2", "wf", "bf")),
-        *(const(name, w[name]) for name in ("wa", "ba")),
-        const("knots", crf_knots(trained.settings.crf_knots)),
-        const("target_mean", [trained.target_scale[0]]),
-        const("target_std", [trained.target_scale[1]]),
-    ]
-    nodes = [
-        node("Sub", ["columns", "mean"], "centred"),
-        node("Div", ["centred", "std"], "normalised"),
-        node("Slice", ["normalised", "zero", "one", "one"], "crf"),
-        node("Slice", ["normalised", "one", "all", "one"], "others"),
-        node("Gemm", ["others", "w1", "b1"], "linear1"),
-        node("Relu", ["linear1"], "hidden1"),
-        node("Gemm", ["hidden1", "w2", "b2"], "linear2"),
-        node("Relu", ["linear2"], "hidden2"),
-        node("Gemm", ["hidden2", "wf", "bf"], "level"),
-        node("Gemm", ["hidden2", "wa", "ba"], "linear_a"),
-        node("Relu", ["linear_a"], "basis_weights"),
-        node("Sub", ["crf", "knots"], "above_knots"),
-        node("Relu", ["above_knots"], "rising"),
-        node("Sub", ["knots", "crf"], "below_knots"),
-        node("Relu", ["below_knots"], "falling"),
-        node("Neg", ["falling"], "rising_to_zero"),
-        node("Concat", ["crf", "rising", "rising_to_zero"], "basis", axis=1),
-        node("Mul", ["basis_weights", "basis"], "terms"),
-        node("ReduceSum", ["terms", "one"], "crf_penalty", keepdims=1),
-        node("Sub", ["level", "crf_penalty"], "z"),
-        node("Mul", ["z", "target_std"], "spread"),
-        node("Add", ["spread", "target_mean"], "unclipped"),
-        node("Clip", ["unclipped", "vmaf_min", "vmaf_max"], "vmaf64"),
-        node("Cast", ["vmaf64"], OUTPUT_NAME, to=TensorProto.FLOAT),
-    ]
-    return initializers, nodes
 
 
 def run(input: Any, output: Any, params: Any, codec: str) -> str:

@@ -20,7 +20,7 @@ from vmaf_predictor.factory.network import (
 if TYPE_CHECKING:
     pass
 
-from vmaf_predictor.factory.monotone import (
+from vmaf_predictor.factory.training import (
     Fit,
     fit,
 )

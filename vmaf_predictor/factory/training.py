@@ -1,5 +1,5 @@
-"""The monotone VMAF network: forward, hand-written backward, Adam, and its
-fit on a codec's rows, bit-portably.
+"""The fit of the network (:class:`network.MonotoneNet`) on a codec's rows:
+the split, the scaling, Adam and the flat training loop, bit-portably.
 
 Why the bytes do not depend on the CPU: every floating-point operation here is
 a correctly rounded IEEE-754 operation (+, -, *, /, sqrt, abs, max) applied
@@ -17,26 +17,21 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from vmaf_predictor.factory import curve_head, network
 from vmaf_predictor.factory.network import (
+    MonotoneNet,
     TrainSettings,
-    crf_knots,
     epochs_for,
-    parameter_shapes,
 )
 from vmaf_predictor.runtime.features import (
     N_FEATURES,
     OPTIONAL_GROUPS,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 STD_FLOOR = 1e-6
 # Rows beyond the held-out ones on which the validate stage compares
@@ -78,189 +73,6 @@ def normalisation(rows: Sequence[Sequence[float]]) -> tuple[list[float], list[fl
         mean.append(m)
         std.append(s if s >= STD_FLOOR else 1.0)
     return to_float32(mean), to_float32(std)
-
-
-def tree_sum(tensor: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sum over ``dim`` by pairwise halving: the same order on every machine.
-
-    Each round adds the first half to the second, element by element; an odd
-    last element is carried to the next round."""
-    while (n := tensor.shape[dim]) > 1:
-        half = n // 2
-        if n % 2:
-            first, second, last = tensor.split_with_sizes([half, half, 1], dim)
-            tensor = torch.cat([first + second, last], dim)
-        else:
-            first, second = tensor.split_with_sizes([half, half], dim)
-            tensor = first + second
-    return tensor.squeeze(dim)
-
-
-def dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``x @ weight + bias`` with a tree sum (no BLAS: its order varies)."""
-    return tree_sum(x.unsqueeze(2) * weight.unsqueeze(0), 1) + bias
-
-
-def dense_backward(
-    x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor, need_x: bool = True
-) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """Of :func:`dense`, given the output's ``grad`` [B, out]: the gradient in
-    ``x`` (a tree sum over out), and each row's own gradient in the weight
-    [B, in * out] and the bias [B, out]; their tree sums over the rows are
-    the gradients in weight and bias (taken once for every layer, see
-    :meth:`MonotoneNet.loss_and_gradient`)."""
-    grad_x = tree_sum(grad.unsqueeze(1) * weight.unsqueeze(0), 2) if need_x else None
-    per_row_weight = (x.unsqueeze(2) * grad.unsqueeze(1)).flatten(1)
-    return grad_x, per_row_weight, grad
-
-
-def relu_backward(output: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Gradient through ``output = relu(input)`` (0 where output <= 0)."""
-    return torch.where(output <= 0.0, 0.0, grad)
-
-
-class MonotoneNet:
-    """VMAF that cannot rise with CRF, by construction.
-
-    ``z = f(o) - sum_j a_j(o) * phi_j(c)`` where ``c`` is the normalised CRF,
-    ``o`` the other 13 features, ``a_j = relu(...) >= 0`` and every basis
-    function ``phi_j`` is non-decreasing in ``c``: ``c`` itself,
-    ``relu(c - t_k)`` and ``-relu(t_k - c)`` for the knots ``t_k``. So ``z``
-    never increases with CRF, and neither does the clipped affine head.
-    Floating point keeps this: each op is monotone in its inputs and the
-    rounding of IEEE-754 operations is monotone too.
-
-    The parameters are views into one flat float64 vector, so the optimiser
-    updates all of them with a handful of element-wise ops per step. The
-    gradient is written out by hand (:meth:`loss_and_gradient`): autograd
-    would reduce broadcast products with ATen sums, whose order is not fixed,
-    and its bookkeeping costs more than these tiny tensors' arithmetic.
-    """
-
-    def __init__(
-        self,
-        hidden: int,
-        knots: int,
-        theta: torch.Tensor,
-        target_scale: tuple[float, float] = (0.0, 1.0),
-    ) -> None:
-        self.shapes = parameter_shapes(hidden, knots)
-        self.knots = torch.tensor(crf_knots(knots), dtype=torch.float64)
-        self.theta = theta
-        self.target_mean, self.target_std = target_scale
-
-    @classmethod
-    def initialised(
-        cls,
-        hidden: int,
-        knots: int,
-        rng: random.Random,
-        target_scale: tuple[float, float] = (0.0, 1.0),
-    ) -> MonotoneNet:
-        """PyTorch's default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-        values: list[float] = []
-        fan_in = N_FEATURES - 1
-        for name, shape in parameter_shapes(hidden, knots).items():
-            if name.startswith("w"):
-                fan_in = shape[0]
-            bound = 1.0 / math.sqrt(fan_in)
-            count = math.prod(shape)
-            values.extend(bound * (2.0 * rng.random() - 1.0) for _ in range(count))
-        theta = torch.tensor(values, dtype=torch.float64)
-        return cls(hidden, knots, theta, target_scale)
-
-    def parameters(self, theta: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Name -> view of ``theta`` (the model's own vector by default)."""
-        theta = self.theta if theta is None else theta
-        views, offset = {}, 0
-        for name, shape in self.shapes.items():
-            count = math.prod(shape)
-            views[name] = theta[offset : offset + count].view(shape)
-            offset += count
-        return views
-
-    def forward(
-        self, x: torch.Tensor, theta: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Normalised network columns [N, 14] -> VMAF [N, 1] in [0, 100].
-
-        ``z`` is in units of the training targets' spread: VMAF is
-        ``target_mean + target_std * z``, clipped to [0, 100] (the analytical
-        curve is clipped the same way; clipping keeps monotonicity).
-        """
-        return self._forward(x, self.parameters(theta))["vmaf"]
-
-    def _forward(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> dict:
-        """The forward pass, keeping what the backward pass needs."""
-        crf, others = x[:, :1], x[:, 1:]
-        h1 = torch.relu(dense(others, p["w1"], p["b1"]))
-        h2 = torch.relu(dense(h1, p["w2"], p["b2"]))
-        # The level and the CRF weights both read h2: one product, whose
-        # columns are summed as two separate layers' would be.
-        heads = dense(
-            h2, torch.cat([p["wf"], p["wa"]], 1), torch.cat([p["bf"], p["ba"]])
-        )
-        level, weights = heads[:, :1], torch.relu(heads[:, 1:])
-        basis = self.basis(crf)
-        z = level - tree_sum(weights * basis, 1).unsqueeze(1)
-        raw = self.target_mean + self.target_std * z
-        vmaf = torch.clamp(raw, 0.0, 100.0)
-        return dict(
-            others=others, h1=h1, h2=h2, weights=weights, basis=basis, raw=raw,
-            vmaf=vmaf,
-        )  # fmt: skip
-
-    def predict(self, x: torch.Tensor, chunk: int = 4096) -> list[float]:
-        """VMAF of normalised rows, ``chunk`` rows at a time (the dense
-        layers' products are [rows, in, out]: memory stays flat)."""
-        return [
-            v
-            for start in range(0, x.shape[0], chunk)
-            for v in self.forward(x[start : start + chunk]).squeeze(1).tolist()
-        ]
-
-    def loss_and_gradient(
-        self, x: torch.Tensor, y: torch.Tensor
-    ) -> tuple[float, torch.Tensor]:
-        """The batch's mean squared error and its gradient in ``theta``.
-
-        The chain rule written out, backwards through :meth:`_forward`; each
-        step is what autograd computes for that operation (with tree sums in
-        the dense layers), so the gradient has the bits autograd gave when it
-        trained the committed models.
-        """
-        p = self.parameters()
-        f = self._forward(x, p)
-        diff = f["vmaf"].squeeze(1) - y
-        n = diff.shape[0]
-        loss = tree_sum(diff * diff, 0) / n
-        # d(sum(diff^2) / n) / d diff: autograd adds the two factors' terms.
-        g = (1.0 / n) * diff
-        g_raw = torch.where(
-            (f["raw"] >= 0.0) & (f["raw"] <= 100.0), (g + g).unsqueeze(1), 0.0
-        )
-        g_level = g_raw * self.target_std
-        g_weights = relu_backward(f["weights"], (-g_level) * f["basis"])
-        g_h2_a, g_wa, g_ba = dense_backward(f["h2"], p["wa"], g_weights)
-        g_h2_f, g_wf, g_bf = dense_backward(f["h2"], p["wf"], g_level)
-        g_a2 = relu_backward(f["h2"], g_h2_f + g_h2_a)
-        g_h1, g_w2, g_b2 = dense_backward(f["h1"], p["w2"], g_a2)
-        g_a1 = relu_backward(f["h1"], g_h1)
-        _, g_w1, g_b1 = dense_backward(f["others"], p["w1"], g_a1, need_x=False)
-        # Each row's gradient in theta's order, then one tree sum over the
-        # rows: column by column the same sums as one tree per parameter.
-        per_row = torch.cat([g_w1, g_b1, g_w2, g_b2, g_wf, g_bf, g_wa, g_ba], 1)
-        return loss.item(), tree_sum(per_row, 0)
-
-    def basis(self, crf: torch.Tensor) -> torch.Tensor:
-        """The CRF basis [N, 2 * knots + 1] of normalised CRFs [N, 1]:
-        ``c``, ``relu(c - t_k)`` and ``-relu(t_k - c)``, each non-decreasing."""
-        return torch.cat(
-            [crf, torch.relu(crf - self.knots), -torch.relu(self.knots - crf)], 1
-        )
-
-    def weights_as_lists(self) -> dict[str, Any]:
-        return {name: view.tolist() for name, view in self.parameters().items()}
 
 
 class Adam:
