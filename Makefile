@@ -11,6 +11,8 @@ DEMO_CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES)
 # Marker file: the venv matches the lock and the package metadata.
 READY := $(VENV)/.ready
+# Marker file: the Slurm executor plugin is installed (make slurm).
+SLURM := $(VENV)/.slurm
 
 CPU_MODELS ?= Haswell Nehalem
 # test-arm64: any CPU model of `qemu-aarch64 -cpu help`, with properties if need
@@ -18,7 +20,7 @@ CPU_MODELS ?= Haswell Nehalem
 ARM_CPU ?= neoverse-n1
 ARM_STUBS ?= libx264 av1_qsv
 
-.PHONY: help all_stubs verify report demo footage test test-repro test-arm64 test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
+.PHONY: help all_stubs verify report demo footage slurm test test-repro test-arm64 test-report test-faults test-slurm test-sweep qemu-user lint pytest format bench bench-sweep bench-pick lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -62,7 +64,7 @@ test-sweep: $(READY)  ## the sweep's longer runs: default ladders twice, clips t
 	$(BIN)/pytest -v -rA -m sweep tests/test_sweep_tier.py
 
 # Root: installs munge and Slurm from Debian when missing, runs slurmd.
-test-slurm: $(READY)  ## the workflow on a one-node Slurm it starts (profiles/slurm); ~8 min
+test-slurm: $(SLURM)  ## the workflow on a one-node Slurm it starts (profiles/slurm); ~8 min
 	$(BIN)/pytest -v -rA -m slurm tests/slurm
 
 # Debian's qemu-user runs the build as another CPU model (needs root to install).
@@ -105,17 +107,27 @@ bench-sweep: $(READY)  ## sweep throughput: snakemake sweep vs the same encodes 
 bench-pick: $(READY)  ## the CRF for a target: one-probe, model search, analytical search, crf-search
 	$(BIN)/python tools/bench_pick.py --cores $(DEMO_CORES) $(BENCH_PICK_ARGS)
 
-lock: $(READY)  ## re-pin envs/requirements.txt, then the aarch64 lock at its versions
+lock: $(READY)  ## re-pin envs/requirements*.txt, then the aarch64 lock at its versions
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links \
 	  -o envs/requirements.txt envs/requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links \
+	  -o envs/requirements-slurm.txt envs/requirements-slurm.in
 	$(BIN)/python tests/arm64.py lock
 
 $(READY): envs/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r envs/requirements.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# The Slurm executor plugin (and the pandas it needs), pinned by hash: not in
+# the default environment, where pandas cost every Snakemake start 0.3 s.
+slurm: $(SLURM)  ## install the Slurm executor plugin into .venv (profiles/slurm)
+$(SLURM): $(READY) envs/requirements-slurm.txt
+	$(BIN)/pip install --quiet --require-hashes -r envs/requirements-slurm.txt
 	touch $@
 
 clean:  ## remove work products (results, logs, benchmarks); model/ is kept

@@ -73,7 +73,7 @@ def settings(config) -> TrainSettings:
 def trained_x264(x264, settings) -> TrainedModel:
     from vmaf_predictor.factory import s3_train as train
 
-    return train.train("libx264", corpus.synthetic_table(x264, 100), settings, x264)
+    return train.train("libx264", corpus.synthetic_columns(x264, 100), settings, x264)
 
 
 @pytest.fixture(scope="session")

@@ -258,13 +258,10 @@ def test_the_settings_reach_the_selection(x264, settings):
 
 
 def test_a_real_codec_trains_exports_and_validates_with_the_curve(x264, settings):
-    import pandas as pd
-
-    from vmaf_predictor.factory import s6_validate, s7_card
+    from vmaf_predictor.factory import s2_corpus, s6_validate, s7_card
 
     features, targets, src = _sweep_like(x264)
-    table = pd.DataFrame(features, columns=list(FEATURE_NAMES))
-    table["vmaf"], table["src"] = targets, src
+    table = s2_corpus.table_of(np.asarray(features).tolist(), targets, src)
     evaluation = train.EvaluationSettings(
         folds=4,
         seeds=1,

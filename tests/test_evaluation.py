@@ -5,15 +5,13 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from vmaf_predictor.factory import evaluation as ev
-from vmaf_predictor.factory import network, selection, training
+from vmaf_predictor.factory import network, s2_corpus, selection, training
 from vmaf_predictor.factory import s3_train as train
 from vmaf_predictor.factory.network import exact_exp
 from vmaf_predictor.runtime import metrics
-from vmaf_predictor.runtime.features import FEATURE_NAMES
 
 
 @pytest.mark.parametrize(("sources", "seed"), [(3, 0), (8, 1), (12, 7), (5, 42)])
@@ -181,10 +179,7 @@ def real_table(x264, sources=4, per_source=6):
             rows.append(_rows([crf], [bitrate])[0])
             vmaf.append(round(x264.analytical_vmaf(crf, bitrate) - 2.0 * s, 4))
             src.append(f"clip{s}")
-    table = pd.DataFrame(np.array(rows), columns=list(FEATURE_NAMES))
-    table["vmaf"] = vmaf
-    table["src"] = src
-    return table
+    return s2_corpus.table_of(np.array(rows).tolist(), vmaf, src)
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +205,8 @@ def test_the_fold_mean_figures_are_a_hand_computation_on_the_same_folds(
     x264, grouped_x264
 ):
     table = real_table(x264)
-    targets = table["vmaf"].tolist()
-    folds = ev.grouped_folds(table["src"].tolist(), 5, 42)
+    targets = list(table["vmaf"])
+    folds = ev.grouped_folds(list(table["src"]), 5, 42)
     pooled = [0.0] * len(targets)
     for k, held in enumerate(folds.held_out):
         train_idx = folds.training(k, len(targets))
@@ -226,8 +221,8 @@ def test_the_fold_mean_figures_are_a_hand_computation_on_the_same_folds(
 
 
 def _columns(table):
-    features = table[list(FEATURE_NAMES)].to_numpy()
-    return train.network.model_inputs(features), table["vmaf"].tolist()
+    features = np.array(s2_corpus.table_rows(table))
+    return train.network.model_inputs(features), list(table["vmaf"])
 
 
 def test_monitoring_rows_never_changes_the_training(x264, settings):
@@ -242,7 +237,7 @@ def test_monitoring_rows_never_changes_the_training(x264, settings):
 def test_early_stopping_trains_for_the_best_validation_epoch_count(x264, settings):
     table = real_table(x264, sources=6)
     columns, targets = _columns(table)
-    sources = table["src"].tolist()
+    sources = list(table["src"])
     short = dataclasses.replace(settings, epochs=60)
     stopped = selection.fit_selected(columns, targets, range(36), sources, short)
     inner = ev.grouped_folds(sources, ev.INNER_FOLDS, short.seed)
@@ -273,7 +268,7 @@ def test_the_blend_weight_is_chosen_with_the_epochs_on_the_validation_fold(
     columns, targets = _columns(table)
     short = dataclasses.replace(settings, epochs=15)
     fitted = selection.fit_selected(
-        columns, targets, range(36), table["src"].tolist(), short, ("logistic",)
+        columns, targets, range(36), list(table["src"]), short, ("logistic",)
     )
     if fitted.blend is not None:
         w, curve = fitted.blend

@@ -98,7 +98,9 @@ def _export_job(tmp_path, config, trained, ops=None):
     from vmaf_predictor.factory import s2_corpus
 
     codec = config["codecs"]["libx264"]
-    rows = s2_corpus.synthetic_table(s2_corpus.codec_from_config("libx264", codec), 100)
+    rows = s2_corpus.synthetic_columns(
+        s2_corpus.codec_from_config("libx264", codec), 100
+    )
     info = {"codec": "libx264", "kind": "synthetic-stub", "features": "synthetic"}
     s2_corpus.write_corpus(rows, info, tmp_path / "c.parquet", tmp_path / "c.json")
     network.save(trained, tmp_path / "trained.json")

@@ -8,7 +8,6 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from fresh_process import ROOT, python_output
@@ -16,6 +15,7 @@ from fresh_process import ROOT, python_output
 from vmaf_predictor.factory import (
     curve_head,
     network,
+    s2_corpus,
     s5_allowlist,
     s6_validate,
     selection,
@@ -67,10 +67,8 @@ def shot_length_rows():
     return np.array(rows), vmaf, src
 
 
-def _table(features, vmaf, src) -> pd.DataFrame:
-    table = pd.DataFrame(features, columns=list(FEATURE_NAMES))
-    table["vmaf"], table["src"] = vmaf, src
-    return table
+def _table(features, vmaf, src) -> dict[str, list]:
+    return s2_corpus.table_of(np.asarray(features).tolist(), vmaf, src)
 
 
 def _selected(rows, settings, epochs, folds=5):
@@ -217,7 +215,7 @@ def test_every_candidate_ships_a_graph_that_passes_the_checks(
     s5_allowlist.check_model(
         graph, "libx264", allowed["ops"], allowed["loop_max_trip_count"]
     )
-    rows = table[list(FEATURE_NAMES)].to_numpy().tolist()
+    rows = s2_corpus.table_rows(table)
     report = s6_validate.validate(graph.SerializeToString(), trained, x264, rows)
     assert report.status == "pass" and report.parity_rows > 0
     ops = {node.op_type for node in graph.graph.node}

@@ -102,7 +102,7 @@ def test_epochs_follow_the_row_count(settings):
 
 def test_a_large_corpus_trains_at_most_max_steps_batches(x264, settings):
     few = dataclasses.replace(settings, max_steps=12)
-    model = train.train("libx264", corpus.synthetic_table(x264, 100), few)
+    model = train.train("libx264", corpus.synthetic_columns(x264, 100), few)
     assert len(model.loss_curve) == 12 // 3  # 80 training rows: 3 batches
 
 
@@ -117,7 +117,7 @@ def _weights_digest(model) -> str:
 
 def test_training_gives_identical_weights_in_another_process(x264, settings):
     short = dataclasses.replace(settings, epochs=20)
-    here = train.train("libx264", corpus.synthetic_table(x264, 100), short)
+    here = train.train("libx264", corpus.synthetic_columns(x264, 100), short)
     there = python_output(f"""
         import hashlib, json, yaml
         from vmaf_predictor.factory import s2_corpus, s3_train
@@ -125,7 +125,7 @@ def test_training_gives_identical_weights_in_another_process(x264, settings):
         from vmaf_predictor.registry import registry_from_config
         codec = registry_from_config(yaml.safe_load(open("config.yaml")))["libx264"]
         settings = TrainSettings(**{dataclasses.asdict(short)!r})
-        table = s2_corpus.synthetic_table(codec, 100)
+        table = s2_corpus.synthetic_columns(codec, 100)
         model = s3_train.train("libx264", table, settings)
         print(hashlib.sha256(json.dumps(model.weights).encode()).hexdigest())
     """)

@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from vmaf_predictor.factory import evaluation as ev  # noqa: E402
 from vmaf_predictor.factory import (  # noqa: E402
     s1_split,
+    s2_corpus,
     s3_train,
     s4_export,
     s6_validate,
@@ -62,7 +63,6 @@ from vmaf_predictor.names import model_file_name  # noqa: E402
 from vmaf_predictor.registry import registry_from_config  # noqa: E402
 from vmaf_predictor.runtime import evaluate as runtime_evaluate  # noqa: E402
 from vmaf_predictor.runtime import metrics  # noqa: E402
-from vmaf_predictor.runtime.features import FEATURE_NAMES  # noqa: E402
 
 
 def grouped_cv(args, config, codecs, settings, evaluation, tables) -> None:
@@ -75,15 +75,12 @@ def grouped_cv(args, config, codecs, settings, evaluation, tables) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name, table in tables.items():
         start = time.perf_counter()
-        features = [
-            training.to_float32(row)
-            for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
-        ]
+        features = [training.to_float32(row) for row in s2_corpus.table_rows(table)]
         result = s3_train.cross_validate(
             codecs[name],
             features,
             table["vmaf"].tolist(),
-            table["src"].astype(str).tolist(),
+            [str(v) for v in table["src"]],
             dataclasses.replace(settings),
             evaluation,
         )
@@ -125,7 +122,7 @@ def _build(name, table, settings, entry, evaluation, opset) -> tuple[bytes, str]
         evaluation = dataclasses.replace(evaluation, folds=2, seeds=1)
     trained = s3_train.train(name, table, settings, entry, evaluation, **extra)
     graph = s4_export.build_model(trained, opset).SerializeToString()
-    rows = table[list(FEATURE_NAMES)].to_numpy().tolist()
+    rows = s2_corpus.table_rows(table)
     s6_validate.validate(graph, trained, entry, rows)
     selection = trained.evaluation.get("selection", {})
     chosen = selection.get("chosen")
@@ -157,7 +154,7 @@ def leave_one_out(args, config, codecs, settings, evaluation, tables) -> None:
                     continue
                 graph, choice = _build(
                     name,
-                    table.iloc[rest].reset_index(drop=True),
+                    {key: np.asarray(v)[rest] for key, v in table.items()},
                     settings,
                     codecs[name],
                     evaluation,
@@ -167,12 +164,9 @@ def leave_one_out(args, config, codecs, settings, evaluation, tables) -> None:
                 chosen[name][choice] += 1
                 held_rows[name] = held
                 features = np.array(
-                    [
-                        training.to_float32(row)
-                        for row in table[list(FEATURE_NAMES)].to_numpy().tolist()
-                    ]
+                    [training.to_float32(row) for row in s2_corpus.table_rows(table)]
                 )
-                targets = table["vmaf"].astype(float).tolist()
+                targets = [float(v) for v in table["vmaf"]]
                 baselines = ev.baseline_predictions(
                     codecs[name], features, targets, rest, held
                 )
@@ -220,11 +214,9 @@ def leave_one_out(args, config, codecs, settings, evaluation, tables) -> None:
 def _card_parametric(entry, table, evaluation, settings, group_of) -> float:
     """The logistic baseline's RMSE as the card reports it: grouped k-fold
     cross-validation on all rows (the card's folds)."""
-    features = np.array(
-        [training.to_float32(r) for r in table[list(FEATURE_NAMES)].to_numpy().tolist()]
-    )
-    targets = table["vmaf"].astype(float).tolist()
-    groups = [group_of(s) for s in table["src"].astype(str)]
+    features = np.array([training.to_float32(r) for r in s2_corpus.table_rows(table)])
+    targets = [float(v) for v in table["vmaf"]]
+    groups = [group_of(s) for s in [str(v) for v in table["src"]]]
     folds = ev.grouped_folds(groups, evaluation.folds, settings.seed)
     pooled = [math.nan] * len(targets)
     for k, held in enumerate(folds.held_out):

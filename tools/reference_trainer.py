@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vmaf_predictor.factory.s2_corpus import TARGET, synthetic_table  # noqa: E402
+from vmaf_predictor.factory.s2_corpus import TARGET, synthetic_columns  # noqa: E402
 from vmaf_predictor.registry import registry_from_config  # noqa: E402
 from vmaf_predictor.runtime.features import FEATURE_NAMES  # noqa: E402
 
@@ -83,8 +83,9 @@ class Reference(torch.nn.Module):
 
 def codec_rows(config: dict, codec: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
     entry = registry_from_config(config)[codec]
-    table = synthetic_table(entry, rows)
-    return table[list(FEATURE_NAMES)].to_numpy(), table[TARGET].to_numpy()
+    table = synthetic_columns(entry, rows)
+    features = np.column_stack([table[name] for name in FEATURE_NAMES])
+    return features, np.asarray(table[TARGET], dtype=np.float64)
 
 
 def main() -> int:

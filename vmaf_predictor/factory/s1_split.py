@@ -32,7 +32,6 @@ from vmaf_predictor.runtime.corpus import MIN_ROWS, CorpusError, corpus_files, r
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
 
 # Fixed rows per Parquet row group, so a table's bytes do not depend on chunks.
@@ -149,11 +148,13 @@ def _terminated(strings: pa.Array) -> bytes:
     return np.insert(data, offsets[1:] - offsets[0], 0xFF).tobytes()
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A codec's table from the split: COLUMNS (float64), then ``src``."""
-    import pandas as pd
+def read_table(path: str | Path) -> dict[str, np.ndarray]:
+    """A codec's table from the split: COLUMNS (float64), then ``src`` (an
+    object array), by name."""
+    import pyarrow.parquet as pq
 
-    return pd.read_parquet(path)
+    table = pq.ParquetFile(path).read()
+    return {n: table.column(n).to_numpy() for n in table.column_names}
 
 
 # The stage -------------------------------------------------------------------

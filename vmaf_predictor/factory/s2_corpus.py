@@ -22,14 +22,13 @@ from vmaf_predictor.registry import Codec, codec_from_config
 from vmaf_predictor.runtime.corpus import TARGET
 from vmaf_predictor.runtime.features import FEATURE_NAMES, NOT_MEASURED
 
-if TYPE_CHECKING:  # pandas is imported where it is used: parsing stays cheap
-    import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
 
-# A table as the jobs pass it: column name -> values (a dict of lists, or a
-# pandas DataFrame, which tests and tools use). The train and export jobs
-# read Parquet with pyarrow alone: importing pandas cost each 0.3 s. (The
-# corpus job's write still imports it: pyarrow's pa.array does whenever
-# pandas is installed.)
+# A table as the jobs pass it: column name -> values (lists, or NumPy arrays
+# for tests and tools). Parquet is read and written with pyarrow alone: the
+# environment has no pandas (importing it cost every job, and every
+# Snakemake start, 0.3 s; docs/speed.md).
 Columns = Mapping[str, Sequence]
 
 COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, TARGET)
@@ -157,11 +156,16 @@ def synthetic_columns(codec: Codec, n_rows: int) -> dict[str, list]:
     }
 
 
-def synthetic_table(codec: Codec, n_rows: int) -> pd.DataFrame:
-    """:func:`synthetic_columns` as a DataFrame."""
-    import pandas as pd
-
-    return pd.DataFrame(synthetic_columns(codec, n_rows))
+def table_of(
+    features: Sequence[Sequence[float]], targets: Sequence[float], src: Sequence[str]
+) -> dict[str, list]:
+    """A training table of feature rows (FEATURE_NAMES order), their targets
+    and sources."""
+    columns = [list(column) for column in zip(*features, strict=True)]
+    return dict(zip(FEATURE_NAMES, columns, strict=True)) | {
+        TARGET: list(targets),
+        "src": list(src),
+    }
 
 
 def table_rows(table: Columns, names: Sequence[str] = FEATURE_NAMES) -> list[list]:
@@ -184,20 +188,20 @@ def _check_columns(path: str | Path, names: Sequence[str]) -> None:
         raise ValueError(f"{path}: columns {list(names)} do not start with {COLUMNS}")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A codec's training table (Parquet): COLUMNS as float64, then ``src``."""
-    import pandas as pd
+def read_table(path: str | Path) -> dict[str, np.ndarray]:
+    """:func:`read_columns` as NumPy arrays (``src`` an object array)."""
+    import pyarrow.parquet as pq
 
-    table = pd.read_parquet(path)
-    _check_columns(path, list(table.columns))
-    return table
+    table = pq.ParquetFile(path).read()
+    _check_columns(path, table.column_names)
+    return {n: table.column(n).to_numpy() for n in table.column_names}
 
 
 def read_columns(path: str | Path) -> dict[str, list]:
-    """:func:`read_table` as lists, read with pyarrow alone."""
+    """A codec's training table (Parquet): COLUMNS as float64, then ``src``,
+    as lists."""
     import pyarrow.parquet as pq
 
-    # ParquetFile, not pq.read_table: the dataset reader imports pandas.
     columns = pq.ParquetFile(path).read().to_pydict()
     _check_columns(path, list(columns))
     return columns

@@ -399,11 +399,10 @@ def read(
 
 
 def tables(corpus: str | Path, codecs: Mapping[str, Codec]) -> dict[str, Any]:
-    """Each codec's rows kept, as the split keeps them: a DataFrame of the
-    features, the target and ``src``. Raises CorpusError naming the first bad
-    row and how many there are."""
+    """Each codec's rows kept, as the split keeps them: the features and the
+    target (NumPy arrays) and ``src`` (a list), by name. Raises CorpusError
+    naming the first bad row and how many there are."""
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
 
     kept: dict[str, list] = {}
@@ -417,9 +416,9 @@ def tables(corpus: str | Path, codecs: Mapping[str, Codec]) -> dict[str, Any]:
         raise CorpusError(f"{total} bad row(s), the first {bad[0]}")
     names = ("crf", *row_keys()[0], TARGET)
     return {
-        codec: pd.DataFrame(
-            {n: np.concatenate([v[i] for v, _ in parts]) for i, n in enumerate(names)}
-            | {"src": pa.concat_arrays([s for _, s in parts]).to_pylist()}
-        )
+        codec: {
+            n: np.concatenate([v[i] for v, _ in parts]) for i, n in enumerate(names)
+        }
+        | {"src": pa.concat_arrays([s for _, s in parts]).to_pylist()}
         for codec, parts in kept.items()
     }

@@ -48,6 +48,8 @@ def evaluate(
     curve; codecs skipped, with why. Raises InputError (a usage error) for a
     corpus that cannot be read or has bad rows, or a models path that is
     not a directory."""
+    import numpy as np
+
     from vmaf_predictor.runtime import corpus as reading
 
     models = Path(models)
@@ -66,7 +68,7 @@ def evaluate(
     lines: list[list[object]] = []
     for codec in codecs:
         table = tables.get(codec)
-        if table is None or len(table) < reading.MIN_ROWS:
+        if table is None or len(table[reading.TARGET]) < reading.MIN_ROWS:
             skipped[codec] = f"fewer than {reading.MIN_ROWS} rows in the corpus"
             continue
         path = models / model_file_name(codec)
@@ -74,14 +76,14 @@ def evaluate(
             skipped[codec] = f"no model at {path}"
             continue
         session, _ = _load(path)
-        rows = table[list(FEATURE_NAMES)].to_numpy()
-        actual = table["vmaf"].astype(float).tolist()
+        rows = np.column_stack([table[name] for name in FEATURE_NAMES])
+        actual = [float(v) for v in table[reading.TARGET]]
         predicted = [float(v) for v in predict(session, rows)]
         spec = codecs[codec]
         fallback = [
             spec.analytical_vmaf(float(r[0]), float(r[1])) for r in rows.tolist()
         ]
-        sources = table["src"].astype(str).tolist()
+        sources = [str(s) for s in table["src"]]
         scored[codec] = {
             "rows": len(actual),
             "stub": is_stub(models, codec),
@@ -92,7 +94,7 @@ def evaluate(
         lines += [
             [src, codec, crf, score, p]
             for src, crf, score, p in zip(
-                table["src"].astype(str), rows[:, 0], actual, predicted, strict=True
+                sources, rows[:, 0], actual, predicted, strict=True
             )
         ]
     if predictions is not None:
