@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from workflow_runs import phase_a
 
-from vmaf_predictor.factory import s1_split
+from vmaf_predictor.factory import s1_split, s2_corpus
 from vmaf_predictor.factory.s2_corpus import COLUMNS
 from vmaf_predictor.runtime import corpus as reading
 from vmaf_predictor.runtime import jsonl as decoder
@@ -288,7 +288,7 @@ def write(path: Path, *lines: bytes | str | dict) -> str:
 
 
 def table(report, codec: str, tmp_path: Path) -> dict[str, np.ndarray]:
-    return s1_split.read_table(tmp_path / "split" / report.codecs[codec].table)
+    return s2_corpus.read_table(tmp_path / "split" / report.codecs[codec].table)
 
 
 def outcome(report) -> object:

@@ -181,7 +181,7 @@ def leave_one_out(args, config, codecs, settings, evaluation, tables) -> None:
                 lines = list(csv.DictReader(handle))
             for name, held in held_rows.items():
                 mine = [line for line in lines if line["encoder"] == name]
-                if len(mine) != len(tables[name]):
+                if len(mine) != len(tables[name]["vmaf"]):
                     raise RuntimeError(f"{name}: evaluate scored {len(mine)} rows")
                 for i in held:
                     pooled[name]["actual"].append(float(mine[i]["vmaf_score"]))
@@ -252,7 +252,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         report = s1_split.split(args.corpus, codecs, work)
         tables = {
-            name: s1_split.read_table(Path(work) / entry.table)
+            name: s2_corpus.read_table(Path(work) / entry.table)
             for name, entry in report.codecs.items()
             if not args.codec or name in args.codec
         }

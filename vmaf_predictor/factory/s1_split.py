@@ -148,15 +148,6 @@ def _terminated(strings: pa.Array) -> bytes:
     return np.insert(data, offsets[1:] - offsets[0], 0xFF).tobytes()
 
 
-def read_table(path: str | Path) -> dict[str, np.ndarray]:
-    """A codec's table from the split: COLUMNS (float64), then ``src`` (an
-    object array), by name."""
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(path).read()
-    return {n: table.column(n).to_numpy() for n in table.column_names}
-
-
 # The stage -------------------------------------------------------------------
 
 
