@@ -311,11 +311,6 @@ def fit_logistic(features: np.ndarray, targets: Sequence[float]) -> Logistic:
     return Logistic(*_fit_logistic(f[:, 0], log_bpp(f), targets))
 
 
-def fit_logistic_columns(columns: np.ndarray, targets: Sequence[float]) -> Logistic:
-    """:func:`fit_logistic` of rows given as the network's columns."""
-    return Logistic.fit_columns(columns, targets)
-
-
 def _fit_logistic(
     crf: np.ndarray,
     lbpp: np.ndarray,
@@ -325,14 +320,14 @@ def _fit_logistic(
     """The params, centre and scale of :func:`fit_logistic`'s curve, with a
     term for each column of ``extra``."""
     y = np.asarray(targets, dtype=np.float64)
+    columns = (crf, lbpp, *extra)
     centre, scale = [], []
-    for column in (crf, lbpp, *extra):
+    for column in columns:
         values = column.tolist()
         mean = math.fsum(values) / len(values)
         spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
         centre.append(mean)
         scale.append(spread if spread > 1e-9 else 1.0)
-    columns = (crf, lbpp, *extra)
     x = np.stack(
         [np.ones_like(crf)]
         + [(v - centre[i]) / scale[i] for i, v in enumerate(columns)],

@@ -24,6 +24,7 @@ from vmaf_predictor.runtime.features import FEATURE_NAMES, NOT_MEASURED
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
 
 # A table as the jobs pass it: column name -> values (lists, or NumPy arrays
 # for tests and tools). Parquet is read and written with pyarrow alone: the
@@ -188,23 +189,24 @@ def _check_columns(path: str | Path, names: Sequence[str]) -> None:
         raise ValueError(f"{path}: columns {list(names)} do not start with {COLUMNS}")
 
 
-def read_table(path: str | Path) -> dict[str, np.ndarray]:
-    """:func:`read_columns` as NumPy arrays (``src`` an object array)."""
+def _read(path: str | Path) -> pa.Table:
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(path).read()
     _check_columns(path, table.column_names)
+    return table
+
+
+def read_table(path: str | Path) -> dict[str, np.ndarray]:
+    """:func:`read_columns` as NumPy arrays (``src`` an object array)."""
+    table = _read(path)
     return {n: table.column(n).to_numpy() for n in table.column_names}
 
 
 def read_columns(path: str | Path) -> dict[str, list]:
     """A codec's training table (Parquet): COLUMNS as float64, then ``src``,
     as lists."""
-    import pyarrow.parquet as pq
-
-    columns = pq.ParquetFile(path).read().to_pydict()
-    _check_columns(path, list(columns))
-    return columns
+    return _read(path).to_pydict()
 
 
 def write_corpus(
